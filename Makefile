@@ -109,4 +109,6 @@ clean:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+.SECONDARY:
+
 .PHONY: all test tests asan fuzz demo check-docs docs format-check clean
