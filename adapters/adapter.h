@@ -55,10 +55,16 @@ struct br_object_event {
         char *reject;       /* non-NULL: this record is unusable, and why */
 };
 
+struct br_strblock; /* private to adapters/registry.c */
+
 struct br_event_list {
         struct br_object_event *v;
         size_t cnt;
         size_t cap;
+        /* the events' strings live in blocks owned by the list, so a
+         * message costs no malloc per string once the list has warmed up */
+        struct br_strblock *strings;
+        int oom; /* an allocation failed: the list is incomplete */
 };
 
 /* Input limits, decided by configuration and handed in by the caller. */
@@ -98,7 +104,9 @@ void br_event_list_free(struct br_event_list *list);
  * size), picks the adapter by shape and extracts its events into out
  * (cleared first).  On success returns 0 and sets *adapter_out.  On a
  * message-level problem returns -1 with a reason naming the dialect and the
- * field when known, e.g. "minio: Records: expected an array". */
+ * field when known, e.g. "minio: Records: expected an array"; *adapter_out
+ * is then the adapter that refused it, or NULL when no shape matched.
+ * When memory runs out it returns -1 and sets out->oom. */
 int br_adapters_parse(const char *buf, size_t len,
                       const struct br_parse_limits *limits,
                       struct br_event_list *out,

@@ -43,6 +43,9 @@ struct br_plan {
         size_t cap;
         const char *dialect; /* adapter name, NULL when unparsed */
         struct br_event_list events; /* scratch, reused */
+        /* override->storage_client_id: the catch-all route every event
+         * takes; its strings are owned by the plan (br_plan_free) */
+        struct br_route catchall;
 };
 
 /* What transform's options change on top of the routes. */
