@@ -91,6 +91,44 @@ struct br_conf {
         } log;
 };
 
+/* The option table (conf_opts.c): one row per option drives parsing,
+ * defaults, bounds, help-config, dump-config and CONFIGURATION.md. */
+enum br_conf_type {
+        BR_T_STRING,   /* char *, NULL = unset; never empty */
+        BR_T_BOOL,     /* int 0/1 */
+        BR_T_INT,      /* int */
+        BR_T_DURATION, /* int64_t milliseconds: "250ms", "10s", "2m", "1h" */
+        BR_T_SIZE,     /* int64_t bytes: "512", "64K", "1M", "1G" */
+        BR_T_ENUM,     /* int: index of the value in enums */
+        BR_T_STRLIST,  /* char **, count at cnt_offset */
+        BR_T_MAP,      /* struct br_kv *, count at cnt_offset; enums lists
+                        * the keys bucketbridge owns (refused) */
+        BR_T_KINDS,    /* unsigned BR_KIND_BIT set of event kinds */
+        BR_T_ROUTES    /* struct br_route *, count at cnt_offset; keys from
+                        * br_conf_route_opts */
+};
+
+#define BR_O_REQUIRED 0x1 /* must be set (unless BR_CONF_F_PARTIAL) */
+#define BR_O_SECRET   0x2 /* never echoed: errors, dumps, logs */
+#define BR_O_URL      0x4 /* must start with http:// or https:// */
+
+struct br_conf_opt {
+        const char *name;  /* dotted path, e.g. "webhook.timeout" */
+        enum br_conf_type type;
+        size_t offset;     /* of the value in its struct */
+        size_t cnt_offset; /* lists and maps: of the size_t count */
+        const char *def;   /* default, in the syntax a user writes; NULL */
+        int64_t min;       /* numbers: lowest value; lists: fewest items */
+        int64_t max;       /* numbers: highest value; lists: most items */
+        const char *const *enums; /* NULL-terminated */
+        unsigned flags;    /* BR_O_* */
+        const char *doc;
+};
+
+/* Both end with a row whose name is NULL. */
+extern const struct br_conf_opt br_conf_opts[];
+extern const struct br_conf_opt br_conf_route_opts[];
+
 /* Load flags. */
 #define BR_CONF_F_PARTIAL 0x1 /* skip required options (transform) */
 
