@@ -58,6 +58,10 @@ struct br_receiver_rule {
                                    * dropping); other connections go on */
         int drop;                 /* close the connection with no response */
 };
+/* Note on drop: libcurl resends a request once, on a new connection, when
+ * a reused connection closes before any byte of the answer.  A bridge that
+ * keeps connections alive therefore sees a drop with count 1 only as a
+ * slower success; give count >= 2 (or -1) to make it see the failure. */
 
 /* One recorded request.  Strings are owned by the copy that
  * br_receiver_get hands out; free them with br_received_free. */

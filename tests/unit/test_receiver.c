@@ -473,6 +473,33 @@ static void test_drop(void **state) {
         assert_int_equal(rep.status, 200);
 }
 
+/* Pins the behaviour receiver.h warns about: on a kept-alive connection
+ * curl resends a dropped request, so one drop reads as a success. */
+static void test_drop_on_reused_connection(void **state) {
+        struct fx *f                  = *state;
+        struct br_receiver_rule once  = {.count = 1, .drop = 1};
+        struct br_receiver_rule twice = {.count = 2, .drop = 1};
+        CURL *h                       = curl_easy_init();
+        struct reply rep;
+
+        assert_non_null(h);
+        post_on(h, f->url, BODY_A, NULL, &rep);
+        assert_int_equal(rep.status, 200);
+        assert_int_equal(br_receiver_add_rule(f->r, &once), 0);
+        post_on(h, f->url, BODY_A, NULL, &rep);
+        assert_int_equal(rep.rc, CURLE_OK);
+        assert_int_equal(rep.status, 200);
+        assert_int_equal(br_receiver_count(f->r), 3);
+        assert_int_equal(br_receiver_count_status(f->r, 0), 1);
+
+        post_on(h, f->url, BODY_A, NULL, &rep);
+        assert_int_equal(br_receiver_add_rule(f->r, &twice), 0);
+        post_on(h, f->url, BODY_A, NULL, &rep);
+        assert_int_equal(rep.rc, CURLE_GOT_NOTHING);
+        assert_int_equal(br_receiver_count_status(f->r, 0), 3);
+        curl_easy_cleanup(h);
+}
+
 static void test_delayed_drop(void **state) {
         struct fx *f                 = *state;
         struct br_receiver_rule rule = {.count = 1, .drop = 1, .delay_ms = 200};
@@ -810,6 +837,8 @@ int main(void) {
             cmocka_unit_test_setup_teardown(test_delay_does_not_block_others,
                                             setup, teardown),
             cmocka_unit_test_setup_teardown(test_drop, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_drop_on_reused_connection,
+                                            setup, teardown),
             cmocka_unit_test_setup_teardown(test_delayed_drop, setup, teardown),
             cmocka_unit_test_setup_teardown(test_api_key, setup, teardown),
             cmocka_unit_test_setup_teardown(test_api_key_before_rules, setup,
