@@ -26,6 +26,7 @@ ifeq ($(CI),true)
 WARN += -Werror
 endif
 OPT      ?= -O2 -g
+Q        ?= @
 SAN      ?=
 CFLAGS   := -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -I. \
             $(shell pkg-config --cflags $(PKGS))
@@ -49,7 +50,8 @@ all: $(BUILD)/bucketbridge
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC    $<"
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -92,8 +94,10 @@ fuzz:
 	sh tests/fuzz/run-libfuzzer.sh $(FUZZ_SECONDS)
 
 # Runs the main job on the embedded default: mock Kafka + local receiver.
+# The MinIO fixtures from ../shared when present, else our own samples.
+DEMO_FILES := $(or $(filter-out %.expected.json,$(wildcard ../shared/fixtures/minio-*.json)),$(wildcard deploy/demo/*.json))
 demo: $(BUILD)/bucketbridge
-	$(BUILD)/bucketbridge demo $(wildcard ../shared/fixtures/minio-*.json)
+	$(BUILD)/bucketbridge demo $(DEMO_FILES)
 
 check-docs: $(BUILD)/bucketbridge
 	$(BUILD)/bucketbridge help-config --markdown | diff -u CONFIGURATION.md -
