@@ -1176,8 +1176,8 @@ static void walk_map(struct loader *L, struct scope *sc,
                         continue;
                 if (k->type != YAML_SCALAR_NODE) {
                         err_at(L, node_pos(k),
-                               "%s%s: expected an option name, got %s",
-                               sc->disp, *rel ? rel : "(top level)",
+                               "%s%s%sexpected an option name, got %s",
+                               sc->disp, rel, *sc->disp || *rel ? ": " : "",
                                node_desc(k));
                         continue;
                 }
@@ -1405,10 +1405,13 @@ struct br_conf *br_conf_load(const char *buf, size_t len, const char *origin,
                 top.at = node_pos(root);
         if (root && root->type == YAML_MAPPING_NODE)
                 walk_map(&L, &top, root, "");
-        else if (root && !is_null(root))
+        else if (root && !is_null(root)) {
+                /* Nothing else can be said about such a file. */
                 err_at(&L, node_pos(root),
                        "expected a map of options at the top level, got %s",
                        node_desc(root));
+                goto done;
+        }
         check_required(&L, &top);
         check_cross(&L, &top);
 done:
@@ -1681,9 +1684,12 @@ void br_conf_help(FILE *out, int markdown)
                 help_table(out, br_conf_route_opts, 1);
                 return;
         }
-        for (i = 0; help_intro[i]; i++)
+        for (i = 0; help_intro[i]; i++) {
                 print_wrapped(out, "", help_intro[i]);
+                fputc('\n', out);
+        }
         print_wrapped(out, "", line);
+        fputc('\n', out);
         print_wrapped(out, "", help_secret);
         fprintf(out, "\nOptions:\n\n");
         help_table(out, br_conf_opts, 0);
@@ -1697,20 +1703,43 @@ void br_conf_help(FILE *out, int markdown)
  * dump-config.
  */
 
-static void yaml_str(FILE *out, const char *s)
+/* A double-quoted YAML string that loads back as s: escapes for what YAML
+ * forbids raw or would fold (C0 and C1 controls, DEL, U+2028, U+2029,
+ * U+FFFE, U+FFFF), and in values (not keys, which are never substituted)
+ * $${ so that ${ is not substituted again. */
+static void yaml_quoted(FILE *out, const char *s, int is_value)
 {
-        fputc('"', out);
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
+        const unsigned char *p = (const unsigned char *)s;
 
-                if (c == '"' || c == '\\')
-                        fprintf(out, "\\%c", c);
-                else if (c < 0x20 || c == 0x7f)
-                        fprintf(out, "\\x%02x", c);
-                else
-                        fputc(c, out);
+        fputc('"', out);
+        for (; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        fprintf(out, "\\%c", *p);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(out, "\\x%02x", *p);
+                else if (is_value && p[0] == '$' && p[1] == '{')
+                        fputs("$$", out);
+                else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+                        fprintf(out, "\\x%02x", p[1]);
+                        p++;
+                } else if (p[0] == 0xe2 && p[1] == 0x80 &&
+                           (p[2] == 0xa8 || p[2] == 0xa9)) {
+                        fputs(p[2] == 0xa8 ? "\\L" : "\\P", out);
+                        p += 2;
+                } else if (p[0] == 0xef && p[1] == 0xbf &&
+                           (p[2] == 0xbe || p[2] == 0xbf)) {
+                        fprintf(out, "\\u%s", p[2] == 0xbe ? "FFFE" : "FFFF");
+                        p += 2;
+                } else {
+                        fputc(*p, out);
+                }
         }
         fputc('"', out);
+}
+
+static void yaml_str(FILE *out, const char *s)
+{
+        yaml_quoted(out, s, 1);
 }
 
 /* A URL with "user:password@" has it replaced by "***@". */
@@ -1774,6 +1803,9 @@ static int dump_has(const struct br_conf_opt *o, const void *base)
                 return *(char *const *)cfield(base, o->offset) != NULL;
         if (o->type == BR_T_KINDS && !o->def)
                 return *(const unsigned *)cfield(base, o->offset) != 0;
+        /* An empty list that may not be empty was never given (partial). */
+        if (o->cnt_offset && o->min > 0)
+                return *(const size_t *)cfield(base, o->cnt_offset) != 0;
         return 1;
 }
 
@@ -1837,7 +1869,7 @@ static void dump_value(FILE *out, const struct br_conf_opt *o,
                         fputs("{}", out);
                 for (i = 0; i < *cnt; i++) {
                         fprintf(out, "\n%*s", indent + 2, "");
-                        yaml_str(out, kv[i].key);
+                        yaml_quoted(out, kv[i].key, 0);
                         fputs(": ", out);
                         yaml_str(out, secret_property(kv[i].key)
                                           ? "***"
@@ -1906,8 +1938,13 @@ static void dump_table(FILE *out, const struct br_conf_opt *opts,
 
 void br_conf_dump(const struct br_conf *conf, FILE *out)
 {
+        const char *c;
+
         if (!conf)
                 return;
-        fprintf(out, "# effective configuration from %s\n", conf->origin);
+        fputs("# effective configuration from ", out);
+        for (c = conf->origin; *c; c++) /* a comment ends at a newline */
+                fputc((unsigned char)*c < 0x20 ? '?' : *c, out);
+        fputc('\n', out);
         dump_table(out, br_conf_opts, conf, 0, NULL);
 }
