@@ -295,26 +295,27 @@ int br_json_parse(const char *buf, size_t len,
         jerr = json_tokener_get_error(tok);
         end  = json_tokener_get_parse_end(tok);
         if (!obj && jerr == json_tokener_continue) {
-                /* a bare number is only complete once something follows
-                 * it; anything else that wants more input is truncated */
+                /* a bare number or literal is only complete once something
+                 * follows it; anything else that wants more is truncated */
                 obj  = json_tokener_parse_ex(tok, " ", 1);
                 jerr = json_tokener_get_error(tok);
-                if (!obj) {
+                end  = len;
+                if (jerr == json_tokener_continue) {
                         snprintf(errstr, errstr_size,
                                  "not JSON: unexpected end of data at byte "
                                  "%zu",
                                  len);
                         goto fail;
                 }
-                end = len;
         }
-        if (!obj) {
-                if (jerr == json_tokener_error_depth)
-                        snprintf(errstr, errstr_size,
-                                 "nested deeper than %d levels", depth);
-                else
-                        snprintf(errstr, errstr_size, "not JSON: %s at byte %zu",
-                                 json_tokener_error_desc(jerr), end);
+        if (jerr == json_tokener_error_depth) {
+                snprintf(errstr, errstr_size, "nested deeper than %d levels",
+                         depth);
+                goto fail;
+        }
+        if (jerr != json_tokener_success) {
+                snprintf(errstr, errstr_size, "not JSON: %s at byte %zu",
+                         json_tokener_error_desc(jerr), end);
                 goto fail;
         }
         if (end < len) {
@@ -322,6 +323,7 @@ int br_json_parse(const char *buf, size_t len,
                          "not JSON: trailing data at byte %zu", end);
                 goto fail;
         }
+        /* json-c gives NULL for a JSON null */
         if (!json_object_is_type(obj, json_type_object)) {
                 snprintf(errstr, errstr_size,
                          "expected a JSON object, got %s",

@@ -317,6 +317,18 @@ static int plan_event(struct br_plan *plan, const struct br_conf *conf,
                 return item_names(it, ev);
         }
 
+        if (!route->storage_client_id) {
+                /* only a partial config (transform -c) lacks one */
+                it = item_add(plan, BR_PLAN_REJECT, ev->record, ev->kind);
+                if (!it)
+                        return -1;
+                it->cls = BR_DLQ_NO_ROUTE;
+                snprintf(why, sizeof(why),
+                         "routes[%zu] has no storage_client_id", route->index);
+                if (!(it->reason = dup_opt(why)))
+                        return -1;
+                return item_names(it, ev);
+        }
         format  = ov && ov->format >= 0 ? (enum br_format)ov->format
                                         : route->format;
         scan_id = ov && ov->scan_id ? ov->scan_id : route->scan_id;
