@@ -40,10 +40,10 @@ struct seen {
 /* A table applied to one YAML map: the top level, or one route. */
 struct scope {
         const struct br_conf_opt *opts;
-        void *base;         /* struct the rows' offsets point into */
-        struct seen *seen;  /* one per row */
-        const char *disp;   /* prefix for messages: "" or "routes[2]." */
-        struct pos at;      /* missing keys are reported here */
+        void *base;        /* struct the rows' offsets point into */
+        struct seen *seen; /* one per row */
+        const char *disp;  /* prefix for messages: "" or "routes[2]." */
+        struct pos at;     /* missing keys are reported here */
 };
 
 struct errs {
@@ -74,25 +74,30 @@ struct loader {
 };
 
 static const char *const type_names[] = {
-    [BR_T_STRING] = "string",       [BR_T_BOOL] = "bool",
-    [BR_T_INT] = "int",             [BR_T_DURATION] = "duration",
-    [BR_T_SIZE] = "size",           [BR_T_ENUM] = "enum",
-    [BR_T_STRLIST] = "string list", [BR_T_MAP] = "string map",
-    [BR_T_KINDS] = "event kinds",   [BR_T_ROUTES] = "route list",
+    [BR_T_STRING]   = "string",
+    [BR_T_BOOL]     = "bool",
+    [BR_T_INT]      = "int",
+    [BR_T_DURATION] = "duration",
+    [BR_T_SIZE]     = "size",
+    [BR_T_ENUM]     = "enum",
+    [BR_T_STRLIST]  = "string list",
+    [BR_T_MAP]      = "string map",
+    [BR_T_KINDS]    = "event kinds",
+    [BR_T_ROUTES]   = "route list",
 };
 
 /* What a value of each type looks like, for "expected ..." messages. */
 static const char *const type_expect[] = {
-    [BR_T_STRING] = "a string",
-    [BR_T_BOOL] = "true or false",
-    [BR_T_INT] = "an integer",
+    [BR_T_STRING]   = "a string",
+    [BR_T_BOOL]     = "true or false",
+    [BR_T_INT]      = "an integer",
     [BR_T_DURATION] = "a duration like 10s",
-    [BR_T_SIZE] = "a size like 64K or 1M",
-    [BR_T_ENUM] = "one of",
-    [BR_T_STRLIST] = "a list of strings",
-    [BR_T_MAP] = "a map of strings",
-    [BR_T_KINDS] = "a list of event kinds",
-    [BR_T_ROUTES] = "a list of routes",
+    [BR_T_SIZE]     = "a size like 64K or 1M",
+    [BR_T_ENUM]     = "one of",
+    [BR_T_STRLIST]  = "a list of strings",
+    [BR_T_MAP]      = "a map of strings",
+    [BR_T_KINDS]    = "a list of event kinds",
+    [BR_T_ROUTES]   = "a list of routes",
 };
 
 /* Substrings of kafka.properties names whose values are credentials. */
@@ -103,8 +108,7 @@ static const char *const secret_property_parts[] = {
  * Error collection.
  */
 
-static void errs_add_line(struct errs *e, const char *line)
-{
+static void errs_add_line(struct errs *e, const char *line) {
         size_t need = strlen(line) + (e->len ? 1 : 0);
 
         e->cnt++;
@@ -128,8 +132,7 @@ static void errs_add_line(struct errs *e, const char *line)
         e->len += need;
 }
 
-static void errs_finish(struct errs *e)
-{
+static void errs_finish(struct errs *e) {
         if (!e->buf || !e->size)
                 return;
         if (e->omitted)
@@ -143,8 +146,7 @@ static void errs_finish(struct errs *e)
 static void err_at(struct loader *L, struct pos at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void err_at(struct loader *L, struct pos at, const char *fmt, ...)
-{
+static void err_at(struct loader *L, struct pos at, const char *fmt, ...) {
         char msg[ERR_LINE_MAX];
         char line[ERR_LINE_MAX + 256];
         va_list ap;
@@ -159,8 +161,7 @@ static void err_at(struct loader *L, struct pos at, const char *fmt, ...)
         errs_add_line(&L->errs, line);
 }
 
-static void err_oom(struct loader *L)
-{
+static void err_oom(struct loader *L) {
         char line[256];
 
         if (L->oom++)
@@ -171,8 +172,7 @@ static void err_oom(struct loader *L)
 
 /* Writes s as a double-quoted, escaped string for a message, cut with
  * "..." where out is full. */
-static const char *show(char *out, size_t size, const char *s, size_t len)
-{
+static const char *show(char *out, size_t size, const char *s, size_t len) {
         size_t o = 0, i;
 
         if (size < 12) {
@@ -209,8 +209,7 @@ static const char *show(char *out, size_t size, const char *s, size_t len)
  * Small helpers over the table and libyaml.
  */
 
-static size_t opt_cnt(const struct br_conf_opt *opts)
-{
+static size_t opt_cnt(const struct br_conf_opt *opts) {
         size_t n = 0;
 
         while (opts[n].name)
@@ -219,8 +218,7 @@ static size_t opt_cnt(const struct br_conf_opt *opts)
 }
 
 static const struct br_conf_opt *opt_find(const struct br_conf_opt *opts,
-                                          const char *name)
-{
+                                          const char *name) {
         for (; opts->name; opts++)
                 if (!strcmp(opts->name, name))
                         return opts;
@@ -228,8 +226,7 @@ static const struct br_conf_opt *opt_find(const struct br_conf_opt *opts,
 }
 
 /* Is path the parent of some option ("webhook" of "webhook.url")? */
-static int opt_is_group(const struct br_conf_opt *opts, const char *path)
-{
+static int opt_is_group(const struct br_conf_opt *opts, const char *path) {
         size_t n = strlen(path);
 
         for (; opts->name; opts++)
@@ -238,25 +235,21 @@ static int opt_is_group(const struct br_conf_opt *opts, const char *path)
         return 0;
 }
 
-static void *field(void *base, size_t offset)
-{
+static void *field(void *base, size_t offset) {
         return (char *)base + offset;
 }
 
-static const void *cfield(const void *base, size_t offset)
-{
+static const void *cfield(const void *base, size_t offset) {
         return (const char *)base + offset;
 }
 
-static struct pos node_pos(const yaml_node_t *n)
-{
+static struct pos node_pos(const yaml_node_t *n) {
         struct pos p = {(int)n->start_mark.line + 1,
                         (int)n->start_mark.column + 1};
         return p;
 }
 
-static const char *node_desc(const yaml_node_t *n)
-{
+static const char *node_desc(const yaml_node_t *n) {
         switch (n->type) {
         case YAML_MAPPING_NODE:
                 return "a map";
@@ -267,8 +260,7 @@ static const char *node_desc(const yaml_node_t *n)
         }
 }
 
-static int is_null(const yaml_node_t *n)
-{
+static int is_null(const yaml_node_t *n) {
         const char *v;
 
         if (n->type != YAML_SCALAR_NODE ||
@@ -279,8 +271,7 @@ static int is_null(const yaml_node_t *n)
                !strcmp(v, "Null") || !strcmp(v, "NULL");
 }
 
-static int valid_var_name(const char *s, size_t len)
-{
+static int valid_var_name(const char *s, size_t len) {
         size_t i;
 
         if (!len || len >= VAR_NAME_MAX || isdigit((unsigned char)s[0]))
@@ -293,8 +284,7 @@ static int valid_var_name(const char *s, size_t len)
 
 /* Appends n bytes to a growing buffer; -1 when memory runs out. */
 static int buf_add(char **buf, size_t *len, size_t *cap, const char *s,
-                   size_t n)
-{
+                   size_t n) {
         if (*len + n + 1 > *cap) {
                 size_t ncap = (*len + n + 1) * 2;
                 char *nbuf  = realloc(*buf, ncap);
@@ -314,12 +304,11 @@ static int buf_add(char **buf, size_t *len, size_t *cap, const char *s,
  * written as a literal ${.  Returns a malloc'd string, or NULL after
  * reporting every problem (under name, at the node). */
 static char *scalar_text(struct loader *L, const char *name,
-                         const yaml_node_t *n)
-{
+                         const yaml_node_t *n) {
         const char *s = (const char *)n->data.scalar.value;
         size_t len    = n->data.scalar.length;
         size_t i = 0, olen = 0, cap = len + 1;
-        char *out = malloc(cap);
+        char *out  = malloc(cap);
         int failed = 0;
 
         if (!out) {
@@ -396,8 +385,7 @@ fail:
  * Typed values.
  */
 
-static void fmt_duration(int64_t ms, char *buf, size_t size)
-{
+static void fmt_duration(int64_t ms, char *buf, size_t size) {
         if (ms != 0 && ms % (3600 * 1000) == 0)
                 snprintf(buf, size, "%" PRId64 "h", ms / (3600 * 1000));
         else if (ms != 0 && ms % (60 * 1000) == 0)
@@ -408,8 +396,7 @@ static void fmt_duration(int64_t ms, char *buf, size_t size)
                 snprintf(buf, size, "%" PRId64 "ms", ms);
 }
 
-static void fmt_size(int64_t n, char *buf, size_t size)
-{
+static void fmt_size(int64_t n, char *buf, size_t size) {
         static const char units[] = "GMK";
         int i;
 
@@ -426,8 +413,7 @@ static void fmt_size(int64_t n, char *buf, size_t size)
 }
 
 /* Digits only (no sign, no space), then *end points past them. */
-static int parse_digits(const char *s, int64_t *v, const char **end)
-{
+static int parse_digits(const char *s, int64_t *v, const char **end) {
         char *e;
         long long x;
 
@@ -441,20 +427,16 @@ static int parse_digits(const char *s, int64_t *v, const char **end)
 }
 
 /* Saturates: a huge value then fails the range check. */
-static int64_t mul_sat(int64_t v, int64_t m)
-{
+static int64_t mul_sat(int64_t v, int64_t m) {
         return v > INT64_MAX / m ? INT64_MAX : v * m;
 }
 
-static int parse_duration(const char *s, int64_t *ms)
-{
+static int parse_duration(const char *s, int64_t *ms) {
         static const struct {
                 const char *unit;
                 int64_t ms;
-        } units[] = {{"ms", 1},
-                     {"s", 1000},
-                     {"m", 60 * 1000},
-                     {"h", 3600 * 1000}};
+        } units[] = {
+            {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}};
         const char *end;
         int64_t v;
         size_t i;
@@ -473,8 +455,7 @@ static int parse_duration(const char *s, int64_t *ms)
         return -1;
 }
 
-static int parse_size(const char *s, int64_t *bytes)
-{
+static int parse_size(const char *s, int64_t *bytes) {
         const char *end;
         int64_t v;
         int shift;
@@ -506,8 +487,7 @@ static int parse_size(const char *s, int64_t *bytes)
         return 0;
 }
 
-static int parse_int(const char *s, int64_t *v)
-{
+static int parse_int(const char *s, int64_t *v) {
         const char *end;
         int neg = s[0] == '-';
 
@@ -518,8 +498,7 @@ static int parse_int(const char *s, int64_t *v)
         return 0;
 }
 
-static int parse_bool(const char *s, int *v)
-{
+static int parse_bool(const char *s, int *v) {
         if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
                 *v = 1;
         else if (!strcmp(s, "false") || !strcmp(s, "False") ||
@@ -530,8 +509,7 @@ static int parse_bool(const char *s, int *v)
         return 0;
 }
 
-static int url_ok(const char *s)
-{
+static int url_ok(const char *s) {
         size_t n = 0;
 
         if (!strncasecmp(s, "http://", 7))
@@ -547,8 +525,7 @@ static int url_ok(const char *s)
 }
 
 static void fmt_number(const struct br_conf_opt *o, int64_t v, char *buf,
-                       size_t size)
-{
+                       size_t size) {
         if (o->type == BR_T_DURATION)
                 fmt_duration(v, buf, size);
         else if (o->type == BR_T_SIZE)
@@ -557,8 +534,7 @@ static void fmt_number(const struct br_conf_opt *o, int64_t v, char *buf,
                 snprintf(buf, size, "%" PRId64, v);
 }
 
-static void join_names(const char *const *names, char *buf, size_t size)
-{
+static void join_names(const char *const *names, char *buf, size_t size) {
         size_t len = 0;
 
         buf[0] = '\0';
@@ -569,8 +545,7 @@ static void join_names(const char *const *names, char *buf, size_t size)
         }
 }
 
-static void join_kinds(char *buf, size_t size)
-{
+static void join_kinds(char *buf, size_t size) {
         const char *names[BR_KIND__CNT + 1];
         int k;
 
@@ -582,8 +557,7 @@ static void join_kinds(char *buf, size_t size)
 
 /* Adds a comma-separated list of kind names to *set.  Returns -1 and the
  * offending name in why on an unknown one. */
-static int parse_kinds(const char *s, unsigned *set, char *why, size_t size)
-{
+static int parse_kinds(const char *s, unsigned *set, char *why, size_t size) {
         while (*s) {
                 const char *comma = strchr(s, ',');
                 size_t n          = comma ? (size_t)(comma - s) : strlen(s);
@@ -620,8 +594,7 @@ static int parse_kinds(const char *s, unsigned *set, char *why, size_t size)
 /* Parses text as a scalar option into base.  Returns 0, -1 with why (the
  * message after "name: "), or -2 when memory runs out. */
 static int parse_scalar(const struct br_conf_opt *o, const char *text,
-                        void *base, char *why, size_t size)
-{
+                        void *base, char *why, size_t size) {
         char shown[SHOW_MAX + 16], lo[32], hi[32], names[256];
         const char *got = show(shown, sizeof(shown), text, strlen(text));
         int64_t v;
@@ -690,8 +663,8 @@ static int parse_scalar(const struct br_conf_opt *o, const char *text,
         if ((o->type == BR_T_INT && parse_int(text, &v) == -1) ||
             (o->type == BR_T_DURATION && parse_duration(text, &v) == -1) ||
             (o->type == BR_T_SIZE && parse_size(text, &v) == -1)) {
-                snprintf(why, size, "expected %s, got %s",
-                         type_expect[o->type], got);
+                snprintf(why, size, "expected %s, got %s", type_expect[o->type],
+                         got);
                 return -1;
         }
         if (v < o->min || v > o->max) {
@@ -709,8 +682,7 @@ static int parse_scalar(const struct br_conf_opt *o, const char *text,
 }
 
 /* Frees what one row owns in base and resets it to empty. */
-static void clear_value(const struct br_conf_opt *o, void *base)
-{
+static void clear_value(const struct br_conf_opt *o, void *base) {
         size_t *cnt = o->cnt_offset ? field(base, o->cnt_offset) : NULL;
         size_t i;
 
@@ -765,32 +737,29 @@ static void clear_value(const struct br_conf_opt *o, void *base)
  * The walk.
  */
 
-static void walk_map(struct loader *L, struct scope *sc,
-                     const yaml_node_t *map, const char *rel);
+static void walk_map(struct loader *L, struct scope *sc, const yaml_node_t *map,
+                     const char *rel);
 
-static yaml_node_t *node_at(struct loader *L, int index)
-{
+static yaml_node_t *node_at(struct loader *L, int index) {
         return yaml_document_get_node(L->doc, index);
 }
 
 /* Reports a refused value and marks the row bad. */
 static void refuse(struct loader *L, struct seen *s, struct pos at,
-                   const char *name, const char *why)
-{
+                   const char *name, const char *why) {
         s->bad = 1;
         err_at(L, at, "%s: %s", name, why);
 }
 
 static void refuse_type(struct loader *L, struct seen *s,
                         const struct br_conf_opt *o, const char *name,
-                        const yaml_node_t *v)
-{
+                        const yaml_node_t *v) {
         char why[300], names[256];
 
         if (o->type == BR_T_ENUM) {
                 join_names(o->enums, names, sizeof(names));
-                snprintf(why, sizeof(why), "expected one of %s, got %s",
-                         names, node_desc(v));
+                snprintf(why, sizeof(why), "expected one of %s, got %s", names,
+                         node_desc(v));
         } else {
                 snprintf(why, sizeof(why), "expected %s, got %s",
                          type_expect[o->type], node_desc(v));
@@ -801,13 +770,13 @@ static void refuse_type(struct loader *L, struct seen *s,
 /* Checks a list node's length against the row's bounds. */
 static int list_len_ok(struct loader *L, struct seen *s,
                        const struct br_conf_opt *o, const char *name,
-                       const yaml_node_t *v, size_t n)
-{
+                       const yaml_node_t *v, size_t n) {
         char why[128];
 
         if ((int64_t)n < o->min) {
-                snprintf(why, sizeof(why), "expected at least %" PRId64
-                         " item%s", o->min, o->min == 1 ? "" : "s");
+                snprintf(why, sizeof(why),
+                         "expected at least %" PRId64 " item%s", o->min,
+                         o->min == 1 ? "" : "s");
                 refuse(L, s, node_pos(v), name, why);
                 return 0;
         }
@@ -822,14 +791,13 @@ static int list_len_ok(struct loader *L, struct seen *s,
 
 /* A list item or map value that must be a non-null scalar. */
 static char *item_text(struct loader *L, struct seen *s, const char *name,
-                       const yaml_node_t *item)
-{
+                       const yaml_node_t *item) {
         char *text;
 
         if (item->type != YAML_SCALAR_NODE || is_null(item)) {
                 s->bad = 1;
-                err_at(L, node_pos(item), "%s: expected a string, got %s",
-                       name, is_null(item) ? "null" : node_desc(item));
+                err_at(L, node_pos(item), "%s: expected a string, got %s", name,
+                       is_null(item) ? "null" : node_desc(item));
                 return NULL;
         }
         if (!(text = scalar_text(L, name, item)))
@@ -844,12 +812,11 @@ static char *item_text(struct loader *L, struct seen *s, const char *name,
 
 static void set_strlist(struct loader *L, struct scope *sc,
                         const struct br_conf_opt *o, struct seen *s,
-                        const char *name, const yaml_node_t *v)
-{
+                        const char *name, const yaml_node_t *v) {
         const yaml_node_item_t *it = v->data.sequence.items.start;
-        size_t n = (size_t)(v->data.sequence.items.top - it);
-        char ***list = field(sc->base, o->offset);
-        size_t *cnt  = field(sc->base, o->cnt_offset);
+        size_t n                   = (size_t)(v->data.sequence.items.top - it);
+        char ***list               = field(sc->base, o->offset);
+        size_t *cnt                = field(sc->base, o->cnt_offset);
         size_t i;
 
         if (!list_len_ok(L, s, o, name, v, n))
@@ -874,8 +841,7 @@ static void set_strlist(struct loader *L, struct scope *sc,
 
 /* A map key, sanitised for messages. */
 static void key_name(char *out, size_t size, const char *prefix,
-                     const yaml_node_t *k)
-{
+                     const yaml_node_t *k) {
         size_t o = (size_t)snprintf(out, size, "%s.", prefix);
         size_t i;
 
@@ -890,12 +856,11 @@ static void key_name(char *out, size_t size, const char *prefix,
 
 static void set_map(struct loader *L, struct scope *sc,
                     const struct br_conf_opt *o, struct seen *s,
-                    const char *name, const yaml_node_t *v)
-{
+                    const char *name, const yaml_node_t *v) {
         const yaml_node_pair_t *p = v->data.mapping.pairs.start;
-        size_t n = (size_t)(v->data.mapping.pairs.top - p);
-        struct br_kv **kvs = field(sc->base, o->offset);
-        size_t *cnt        = field(sc->base, o->cnt_offset);
+        size_t n                  = (size_t)(v->data.mapping.pairs.top - p);
+        struct br_kv **kvs        = field(sc->base, o->offset);
+        size_t *cnt               = field(sc->base, o->cnt_offset);
         size_t i, j;
 
         if (!list_len_ok(L, s, o, name, v, n))
@@ -906,7 +871,7 @@ static void set_map(struct loader *L, struct scope *sc,
                 return;
         }
         for (i = 0; i < n; i++) {
-                const yaml_node_t *k = node_at(L, p[i].key);
+                const yaml_node_t *k   = node_at(L, p[i].key);
                 const yaml_node_t *val = node_at(L, p[i].value);
                 char kname[PATH_MAX_LEN + 64], shown[SHOW_MAX + 16];
                 struct br_kv *kv = &(*kvs)[*cnt];
@@ -941,11 +906,11 @@ static void set_map(struct loader *L, struct scope *sc,
                 for (j = 0; j < i; j++) {
                         const yaml_node_t *pk = node_at(L, p[j].key);
 
-                        dup |= pk && pk->type == YAML_SCALAR_NODE &&
-                               pk->data.scalar.length ==
-                                   k->data.scalar.length &&
-                               !memcmp(pk->data.scalar.value, key,
-                                       k->data.scalar.length);
+                        dup |=
+                            pk && pk->type == YAML_SCALAR_NODE &&
+                            pk->data.scalar.length == k->data.scalar.length &&
+                            !memcmp(pk->data.scalar.value, key,
+                                    k->data.scalar.length);
                 }
                 if (dup) {
                         s->bad = 1;
@@ -968,11 +933,10 @@ static void set_map(struct loader *L, struct scope *sc,
 
 static void set_kinds(struct loader *L, struct scope *sc,
                       const struct br_conf_opt *o, struct seen *s,
-                      const char *name, const yaml_node_t *v)
-{
+                      const char *name, const yaml_node_t *v) {
         const yaml_node_item_t *it = v->data.sequence.items.start;
-        size_t n = (size_t)(v->data.sequence.items.top - it);
-        unsigned set = 0;
+        size_t n                   = (size_t)(v->data.sequence.items.top - it);
+        unsigned set               = 0;
         size_t i;
         int bad = 0;
 
@@ -1009,12 +973,11 @@ static void check_required(struct loader *L, struct scope *sc);
 
 static void set_routes(struct loader *L, struct scope *sc,
                        const struct br_conf_opt *o, struct seen *s,
-                       const char *name, const yaml_node_t *v)
-{
+                       const char *name, const yaml_node_t *v) {
         const yaml_node_item_t *it = v->data.sequence.items.start;
-        size_t n = (size_t)(v->data.sequence.items.top - it);
-        struct br_route **routes = field(sc->base, o->offset);
-        size_t *cnt              = field(sc->base, o->cnt_offset);
+        size_t n                   = (size_t)(v->data.sequence.items.top - it);
+        struct br_route **routes   = field(sc->base, o->offset);
+        size_t *cnt                = field(sc->base, o->cnt_offset);
         size_t i, nopts = opt_cnt(br_conf_route_opts);
 
         if (!list_len_ok(L, s, o, name, v, n))
@@ -1046,8 +1009,10 @@ static void set_routes(struct loader *L, struct scope *sc,
                 apply_defaults(L, &rs);
                 if (item->type != YAML_MAPPING_NODE) {
                         s->bad = 1;
-                        err_at(L, node_pos(item), "%s[%zu]: expected a map, "
-                               "got %s", name, i,
+                        err_at(L, node_pos(item),
+                               "%s[%zu]: expected a map, "
+                               "got %s",
+                               name, i,
                                is_null(item) ? "null" : node_desc(item));
                         continue;
                 }
@@ -1059,8 +1024,7 @@ static void set_routes(struct loader *L, struct scope *sc,
 /* One option's key and value. */
 static void set_option(struct loader *L, struct scope *sc,
                        const struct br_conf_opt *o, const yaml_node_t *k,
-                       const yaml_node_t *v)
-{
+                       const yaml_node_t *v) {
         struct seen *s = &sc->seen[o - sc->opts];
         char name[PATH_MAX_LEN * 2], why[400];
         int scalar = o->type <= BR_T_ENUM;
@@ -1079,8 +1043,7 @@ static void set_option(struct loader *L, struct scope *sc,
 
         if (scalar != (v->type == YAML_SCALAR_NODE) ||
             (o->type == BR_T_MAP && v->type != YAML_MAPPING_NODE) ||
-            (!scalar && o->type != BR_T_MAP &&
-             v->type != YAML_SEQUENCE_NODE)) {
+            (!scalar && o->type != BR_T_MAP && v->type != YAML_SEQUENCE_NODE)) {
                 refuse_type(L, s, o, name, v);
                 return;
         }
@@ -1115,8 +1078,7 @@ static void set_option(struct loader *L, struct scope *sc,
 /* A nested map of options such as "webhook:". */
 static void enter_group(struct loader *L, struct scope *sc,
                         const yaml_node_t *k, const yaml_node_t *v,
-                        const char *path)
-{
+                        const char *path) {
         size_t i;
 
         for (i = 0; i < L->group_cnt; i++)
@@ -1133,8 +1095,8 @@ static void enter_group(struct loader *L, struct scope *sc,
         if (is_null(v))
                 return; /* "webhook:" alone: its options are all unset */
         if (v->type != YAML_MAPPING_NODE) {
-                err_at(L, node_pos(v), "%s%s: expected a map, got %s",
-                       sc->disp, path, node_desc(v));
+                err_at(L, node_pos(v), "%s%s: expected a map, got %s", sc->disp,
+                       path, node_desc(v));
                 return;
         }
         walk_map(L, sc, v, path);
@@ -1142,11 +1104,10 @@ static void enter_group(struct loader *L, struct scope *sc,
 
 /* "unknown option" with the full path, the key quoted as written. */
 static void err_unknown(struct loader *L, const struct scope *sc,
-                        const char *rel, const yaml_node_t *k)
-{
+                        const char *rel, const yaml_node_t *k) {
         char full[PATH_MAX_LEN + SHOW_MAX], shown[sizeof(full) + 16];
-        size_t n = (size_t)snprintf(full, sizeof(full) - SHOW_MAX, "%s%s%s",
-                                    sc->disp, rel, *rel ? "." : "");
+        size_t n    = (size_t)snprintf(full, sizeof(full) - SHOW_MAX, "%s%s%s",
+                                       sc->disp, rel, *rel ? "." : "");
         size_t klen = k->data.scalar.length;
 
         if (n > sizeof(full) - SHOW_MAX - 1)
@@ -1158,9 +1119,8 @@ static void err_unknown(struct loader *L, const struct scope *sc,
                show(shown, sizeof(shown), full, n + klen));
 }
 
-static void walk_map(struct loader *L, struct scope *sc,
-                     const yaml_node_t *map, const char *rel)
-{
+static void walk_map(struct loader *L, struct scope *sc, const yaml_node_t *map,
+                     const char *rel) {
         const yaml_node_pair_t *p;
 
         for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
@@ -1183,7 +1143,7 @@ static void walk_map(struct loader *L, struct scope *sc,
                 }
                 klen = k->data.scalar.length;
                 n    = snprintf(path, sizeof(path), "%s%s%.*s", rel,
-                                *rel ? "." : "", (int)klen,
+                             *rel ? "." : "", (int)klen,
                                 (const char *)k->data.scalar.value);
                 /* A cut or NUL-bearing name must not match a real one. */
                 if (n >= 0 && (size_t)n < sizeof(path) &&
@@ -1201,8 +1161,7 @@ static void walk_map(struct loader *L, struct scope *sc,
         }
 }
 
-static void apply_defaults(struct loader *L, struct scope *sc)
-{
+static void apply_defaults(struct loader *L, struct scope *sc) {
         const struct br_conf_opt *o;
         char why[400];
 
@@ -1222,8 +1181,7 @@ static void apply_defaults(struct loader *L, struct scope *sc)
 
 /* Where the map that should hold a missing option starts. */
 static struct pos missing_pos(struct loader *L, struct scope *sc,
-                              const char *name)
-{
+                              const char *name) {
         struct pos at = sc->at;
         size_t i, best = 0;
 
@@ -1239,8 +1197,7 @@ static struct pos missing_pos(struct loader *L, struct scope *sc,
         return at;
 }
 
-static void check_required(struct loader *L, struct scope *sc)
-{
+static void check_required(struct loader *L, struct scope *sc) {
         const struct br_conf_opt *o;
 
         if (L->flags & BR_CONF_F_PARTIAL)
@@ -1249,22 +1206,20 @@ static void check_required(struct loader *L, struct scope *sc)
                 const struct seen *s = &sc->seen[o - sc->opts];
 
                 if ((o->flags & BR_O_REQUIRED) && !s->valued)
-                        err_at(L, s->at.line ? s->at
-                                             : missing_pos(L, sc, o->name),
+                        err_at(L,
+                               s->at.line ? s->at : missing_pos(L, sc, o->name),
                                "%s%s: required", sc->disp, o->name);
         }
 }
 
-static const struct seen *seen_of(const struct scope *sc, const char *name)
-{
+static const struct seen *seen_of(const struct scope *sc, const char *name) {
         const struct br_conf_opt *o = opt_find(sc->opts, name);
 
         return &sc->seen[o - sc->opts];
 }
 
 /* Every rule that involves more than one option. */
-static void check_cross(struct loader *L, struct scope *sc)
-{
+static void check_cross(struct loader *L, struct scope *sc) {
         const struct br_conf *c = L->conf;
         const struct seen *ib   = seen_of(sc, "retry.initial_backoff");
         const struct seen *mb   = seen_of(sc, "retry.max_backoff");
@@ -1278,7 +1233,10 @@ static void check_cross(struct loader *L, struct scope *sc)
 
                 fmt_duration(c->retry.initial_backoff_ms, a, sizeof(a));
                 fmt_duration(c->retry.max_backoff_ms, b, sizeof(b));
-                err_at(L, ib->at.line ? ib->at : mb->at.line ? mb->at : sc->at,
+                err_at(L,
+                       ib->at.line   ? ib->at
+                       : mb->at.line ? mb->at
+                                     : sc->at,
                        "retry.initial_backoff: %s is more than "
                        "retry.max_backoff (%s)",
                        a, b);
@@ -1295,8 +1253,7 @@ static void check_cross(struct loader *L, struct scope *sc)
 
 /* Line and column of a byte offset, for reader errors (bad encoding),
  * which libyaml reports by offset only. */
-static struct pos offset_pos(const char *buf, size_t len, size_t offset)
-{
+static struct pos offset_pos(const char *buf, size_t len, size_t offset) {
         struct pos at = {1, 1};
         size_t i;
 
@@ -1312,8 +1269,7 @@ static struct pos offset_pos(const char *buf, size_t len, size_t offset)
 }
 
 static void err_syntax(struct loader *L, const yaml_parser_t *parser,
-                       const char *buf, size_t len)
-{
+                       const char *buf, size_t len) {
         struct pos at = {(int)parser->problem_mark.line + 1,
                          (int)parser->problem_mark.column + 1};
 
@@ -1335,8 +1291,7 @@ static void err_syntax(struct loader *L, const yaml_parser_t *parser,
 /* Composes the single document of buf into doc.  Returns 0, or -1 after
  * reporting. */
 static int load_document(struct loader *L, const char *buf, size_t len,
-                         yaml_document_t *doc)
-{
+                         yaml_document_t *doc) {
         yaml_parser_t parser;
         yaml_document_t extra;
         yaml_node_t *root;
@@ -1346,8 +1301,7 @@ static int load_document(struct loader *L, const char *buf, size_t len,
                 err_oom(L);
                 return -1;
         }
-        yaml_parser_set_input_string(&parser, (const unsigned char *)buf,
-                                     len);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
         if (!yaml_parser_load(&parser, doc)) {
                 err_syntax(L, &parser, buf, len);
                 goto done;
@@ -1358,8 +1312,7 @@ static int load_document(struct loader *L, const char *buf, size_t len,
                 goto done;
         }
         if ((root = yaml_document_get_root_node(&extra))) {
-                err_at(L, node_pos(root),
-                       "only one YAML document is allowed");
+                err_at(L, node_pos(root), "only one YAML document is allowed");
                 yaml_document_delete(&extra);
                 yaml_document_delete(doc);
                 goto done;
@@ -1372,8 +1325,7 @@ done:
 }
 
 struct br_conf *br_conf_load(const char *buf, size_t len, const char *origin,
-                             int flags, char *errstr, size_t errstr_size)
-{
+                             int flags, char *errstr, size_t errstr_size) {
         struct loader L = {.flags = flags};
         yaml_document_t doc;
         const yaml_node_t *root = NULL;
@@ -1388,14 +1340,14 @@ struct br_conf *br_conf_load(const char *buf, size_t len, const char *origin,
         L.doc         = &doc;
         L.conf        = calloc(1, sizeof(*L.conf));
         top.seen      = calloc(opt_cnt(br_conf_opts), sizeof(*top.seen));
-        L.route_seen = calloc(opt_cnt(br_conf_route_opts),
-                              sizeof(*L.route_seen));
+        L.route_seen =
+            calloc(opt_cnt(br_conf_route_opts), sizeof(*L.route_seen));
         if (!L.conf || !top.seen || !L.route_seen ||
             !(L.conf->origin = strdup(origin))) {
                 err_oom(&L);
                 goto done;
         }
-        top.base = L.conf;
+        top.base    = L.conf;
         top.at.line = top.at.col = 1;
         apply_defaults(&L, &top);
         if (load_document(&L, buf ? buf : "", buf ? len : 0, &doc) == -1)
@@ -1428,12 +1380,11 @@ done:
 }
 
 struct br_conf *br_conf_load_file(const char *path, int flags, char *errstr,
-                                  size_t errstr_size)
-{
+                                  size_t errstr_size) {
         struct br_conf *conf = NULL;
-        char *buf = malloc(CONF_MAX_FILE_BYTES + 1);
-        FILE *f   = NULL;
-        size_t len = 0, n;
+        char *buf            = malloc(CONF_MAX_FILE_BYTES + 1);
+        FILE *f              = NULL;
+        size_t len           = 0, n;
 
         if (!buf) {
                 snprintf(errstr, errstr_size, "%s: cannot read: %s", path,
@@ -1467,8 +1418,7 @@ done:
         return conf;
 }
 
-void br_conf_destroy(struct br_conf *conf)
-{
+void br_conf_destroy(struct br_conf *conf) {
         const struct br_conf_opt *o;
 
         if (!conf)
@@ -1483,8 +1433,7 @@ void br_conf_destroy(struct br_conf *conf)
  * Routing.
  */
 
-static int has_suffix(const char *s, const char *suffix)
-{
+static int has_suffix(const char *s, const char *suffix) {
         size_t n = strlen(s), m = strlen(suffix);
 
         return n >= m && !memcmp(s + n - m, suffix, m);
@@ -1492,8 +1441,7 @@ static int has_suffix(const char *s, const char *suffix)
 
 const struct br_route *br_conf_route_match(const struct br_conf *conf,
                                            const char *bucket,
-                                           const char *key)
-{
+                                           const char *key) {
         size_t i;
 
         if (!conf || !bucket)
@@ -1520,22 +1468,21 @@ const struct br_route *br_conf_route_match(const struct br_conf *conf,
  * help-config and CONFIGURATION.md.
  */
 
-static void opt_default(const struct br_conf_opt *o, char *buf, size_t size)
-{
+static void opt_default(const struct br_conf_opt *o, char *buf, size_t size) {
         if (o->flags & BR_O_REQUIRED)
                 snprintf(buf, size, "required");
         else if (!o->def)
-                snprintf(buf, size, o->type == BR_T_STRING ? "unset"
-                                    : o->type == BR_T_KINDS ? "top-level events"
-                                                            : "empty");
+                snprintf(buf, size,
+                         o->type == BR_T_STRING  ? "unset"
+                         : o->type == BR_T_KINDS ? "top-level events"
+                                                 : "empty");
         else if (o->type == BR_T_KINDS)
                 snprintf(buf, size, "[%s]", o->def);
         else
                 snprintf(buf, size, "%s", o->def);
 }
 
-static void opt_range(const struct br_conf_opt *o, char *buf, size_t size)
-{
+static void opt_range(const struct br_conf_opt *o, char *buf, size_t size) {
         char lo[32], hi[32];
 
         buf[0] = '\0';
@@ -1602,8 +1549,7 @@ static const char *const help_secret =
     "they show as `***`.";
 
 /* Prints text folded at 76 columns, each line indented. */
-static void print_wrapped(FILE *out, const char *indent, const char *text)
-{
+static void print_wrapped(FILE *out, const char *indent, const char *text) {
         size_t col = 0, ind = strlen(indent);
 
         while (*text) {
@@ -1631,8 +1577,7 @@ static void print_wrapped(FILE *out, const char *indent, const char *text)
 }
 
 static void help_table(FILE *out, const struct br_conf_opt *opts,
-                       int markdown)
-{
+                       int markdown) {
         const struct br_conf_opt *o;
 
         if (markdown) {
@@ -1661,8 +1606,7 @@ static void help_table(FILE *out, const struct br_conf_opt *opts,
         }
 }
 
-void br_conf_help(FILE *out, int markdown)
-{
+void br_conf_help(FILE *out, int markdown) {
         char kinds[256], line[400];
         size_t i;
 
@@ -1707,8 +1651,7 @@ void br_conf_help(FILE *out, int markdown)
  * forbids raw or would fold (C0 and C1 controls, DEL, U+2028, U+2029,
  * U+FFFE, U+FFFF), and in values (not keys, which are never substituted)
  * $${ so that ${ is not substituted again. */
-static void yaml_quoted(FILE *out, const char *s, int is_value)
-{
+static void yaml_quoted(FILE *out, const char *s, int is_value) {
         const unsigned char *p = (const unsigned char *)s;
 
         fputc('"', out);
@@ -1737,14 +1680,12 @@ static void yaml_quoted(FILE *out, const char *s, int is_value)
         fputc('"', out);
 }
 
-static void yaml_str(FILE *out, const char *s)
-{
+static void yaml_str(FILE *out, const char *s) {
         yaml_quoted(out, s, 1);
 }
 
 /* A URL with "user:password@" has it replaced by "***@". */
-static void yaml_url(FILE *out, const char *url)
-{
+static void yaml_url(FILE *out, const char *url) {
         const char *host = strstr(url, "://");
         const char *at, *end;
 
@@ -1769,8 +1710,7 @@ static void yaml_url(FILE *out, const char *url)
         yaml_str(out, url);
 }
 
-static int secret_property(const char *name)
-{
+static int secret_property(const char *name) {
         size_t i;
 
         for (i = 0; secret_property_parts[i]; i++)
@@ -1779,8 +1719,7 @@ static int secret_property(const char *name)
         return 0;
 }
 
-static void dump_kinds(FILE *out, unsigned set)
-{
+static void dump_kinds(FILE *out, unsigned set) {
         int k, first = 1;
 
         fputc('[', out);
@@ -1797,8 +1736,7 @@ static void dump_table(FILE *out, const struct br_conf_opt *opts,
                        const void *base, int indent, const char *first);
 
 /* Whether a row has something to print (unset strings are left out). */
-static int dump_has(const struct br_conf_opt *o, const void *base)
-{
+static int dump_has(const struct br_conf_opt *o, const void *base) {
         if (o->type == BR_T_STRING)
                 return *(char *const *)cfield(base, o->offset) != NULL;
         if (o->type == BR_T_KINDS && !o->def)
@@ -1809,9 +1747,8 @@ static int dump_has(const struct br_conf_opt *o, const void *base)
         return 1;
 }
 
-static void dump_value(FILE *out, const struct br_conf_opt *o,
-                       const void *base, int indent)
-{
+static void dump_value(FILE *out, const struct br_conf_opt *o, const void *base,
+                       int indent) {
         const size_t *cnt = o->cnt_offset ? cfield(base, o->cnt_offset) : NULL;
         char buf[64];
         size_t i;
@@ -1871,9 +1808,8 @@ static void dump_value(FILE *out, const struct br_conf_opt *o,
                         fprintf(out, "\n%*s", indent + 2, "");
                         yaml_quoted(out, kv[i].key, 0);
                         fputs(": ", out);
-                        yaml_str(out, secret_property(kv[i].key)
-                                          ? "***"
-                                          : kv[i].value);
+                        yaml_str(out, secret_property(kv[i].key) ? "***"
+                                                                 : kv[i].value);
                 }
                 break;
         }
@@ -1898,14 +1834,13 @@ static void dump_value(FILE *out, const struct br_conf_opt *o,
 /* Prints the rows of one table; nested groups ("webhook.") open a map.
  * first, when set, marks the first line (a list item's "- "). */
 static void dump_table(FILE *out, const struct br_conf_opt *opts,
-                       const void *base, int indent, const char *first)
-{
+                       const void *base, int indent, const char *first) {
         const struct br_conf_opt *o;
         const char *group = NULL;
         size_t group_len  = 0;
 
         for (o = opts; o->name; o++) {
-                const char *dot = strchr(o->name, '.');
+                const char *dot  = strchr(o->name, '.');
                 const char *leaf = o->name;
                 int ind          = indent;
 
@@ -1936,8 +1871,7 @@ static void dump_table(FILE *out, const struct br_conf_opt *opts,
         }
 }
 
-void br_conf_dump(const struct br_conf *conf, FILE *out)
-{
+void br_conf_dump(const struct br_conf *conf, FILE *out) {
         const char *c;
 
         if (!conf)

@@ -8,9 +8,9 @@
 /* Each offset macro gives two initialisers, the value's offset and its
  * count's, so a row reads: name, type, offset, default, min, max, enum,
  * flags, doc. */
-#define BR_OFF(F)        offsetof(struct br_conf, F), 0
-#define BR_OFF_N(F, N)   offsetof(struct br_conf, F), offsetof(struct br_conf, N)
-#define BR_ROUTE_OFF(F)  offsetof(struct br_route, F), 0
+#define BR_OFF(F)       offsetof(struct br_conf, F), 0
+#define BR_OFF_N(F, N)  offsetof(struct br_conf, F), offsetof(struct br_conf, N)
+#define BR_ROUTE_OFF(F) offsetof(struct br_route, F), 0
 
 #define SEC  1000LL
 #define MIN  (60 * SEC)
@@ -28,14 +28,13 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug",
                                          NULL};
 
 /* In enum br_format order. */
-static const char *const formats[] = {"auto", "s3", "alibaba", "generic",
-                                      NULL};
+static const char *const formats[] = {"auto", "s3", "alibaba", "generic", NULL};
 
 /* bucketbridge sets these itself: at-least-once depends on the first two,
  * and the others have their own options (metadata.broker.list is
  * librdkafka's alias of bootstrap.servers). */
 static const char *const owned_properties[] = {
-    "enable.auto.offset.store", "enable.auto.commit", "group.id",
+    "enable.auto.offset.store", "enable.auto.commit",   "group.id",
     "bootstrap.servers",        "metadata.broker.list", NULL};
 
 const struct br_conf_opt br_conf_opts[] = {
@@ -63,17 +62,17 @@ const struct br_conf_opt br_conf_opts[] = {
      BR_O_REQUIRED | BR_O_URL,
      "MDSS real-time webhook endpoint, e.g. "
      "`https://mdss.example.com/api/webhook/realtime`."},
-    {"webhook.api_key", BR_T_STRING, BR_OFF(webhook.api_key), NULL, 0, 0,
-     NULL, BR_O_REQUIRED | BR_O_SECRET,
+    {"webhook.api_key", BR_T_STRING, BR_OFF(webhook.api_key), NULL, 0, 0, NULL,
+     BR_O_REQUIRED | BR_O_SECRET,
      "Sent as the `ApiKey` header. Use `${VAR}` to keep it out of the "
      "file."},
-    {"webhook.timeout", BR_T_DURATION, BR_OFF(webhook.timeout_ms), "10s",
-     100, 5 * MIN, NULL, 0, "Limit for one request, connect included."},
+    {"webhook.timeout", BR_T_DURATION, BR_OFF(webhook.timeout_ms), "10s", 100,
+     5 * MIN, NULL, 0, "Limit for one request, connect included."},
     {"webhook.connect_timeout", BR_T_DURATION,
      BR_OFF(webhook.connect_timeout_ms), "5s", 100, 5 * MIN, NULL, 0,
      "Limit for establishing the connection."},
-    {"webhook.max_in_flight", BR_T_INT, BR_OFF(webhook.max_in_flight), "64",
-     1, 10000, NULL, 0,
+    {"webhook.max_in_flight", BR_T_INT, BR_OFF(webhook.max_in_flight), "64", 1,
+     10000, NULL, 0,
      "Records in flight or waiting for a retry; at this many, Kafka "
      "partitions are paused until half have finished."},
     {"webhook.max_response_bytes", BR_T_SIZE,
@@ -81,8 +80,8 @@ const struct br_conf_opt br_conf_opts[] = {
      "Response bodies are cut at this size (kept for classification and "
      "dead-letter headers)."},
 
-    {"routes", BR_T_ROUTES, BR_OFF_N(routes, route_cnt), NULL, 1, 10000,
-     NULL, BR_O_REQUIRED,
+    {"routes", BR_T_ROUTES, BR_OFF_N(routes, route_cnt), NULL, 1, 10000, NULL,
+     BR_O_REQUIRED,
      "Where each bucket's events go: a list of maps with the keys below. "
      "The first route whose bucket, prefix and suffix match an event wins; "
      "an event no route matches is dead-lettered."},
@@ -93,20 +92,20 @@ const struct br_conf_opt br_conf_opts[] = {
     {"limits.max_message_bytes", BR_T_SIZE, BR_OFF(limits.max_message_bytes),
      "1M", 1 * KIB, 64 * MIB, NULL, 0,
      "Larger Kafka messages are dead-lettered unread."},
-    {"limits.max_depth", BR_T_INT, BR_OFF(limits.max_depth), "32", 4, 512,
-     NULL, 0, "Deepest JSON nesting accepted in a message."},
+    {"limits.max_depth", BR_T_INT, BR_OFF(limits.max_depth), "32", 4, 512, NULL,
+     0, "Deepest JSON nesting accepted in a message."},
     {"limits.max_records", BR_T_INT, BR_OFF(limits.max_records), "1000", 1,
      100000, NULL, 0, "Most records accepted in one message."},
-    {"limits.max_key_bytes", BR_T_INT, BR_OFF(limits.max_key_bytes), "1024",
-     1, 65536, NULL, 0,
+    {"limits.max_key_bytes", BR_T_INT, BR_OFF(limits.max_key_bytes), "1024", 1,
+     65536, NULL, 0,
      "Longest decoded object key accepted (S3 allows 1024 bytes)."},
 
     {"retry.initial_backoff", BR_T_DURATION, BR_OFF(retry.initial_backoff_ms),
      "100ms", 1, 10 * MIN, NULL, 0,
      "Base of the exponential backoff (full jitter) between attempts; at "
      "most retry.max_backoff."},
-    {"retry.max_backoff", BR_T_DURATION, BR_OFF(retry.max_backoff_ms), "30s",
-     1, 1 * DAY, NULL, 0,
+    {"retry.max_backoff", BR_T_DURATION, BR_OFF(retry.max_backoff_ms), "30s", 1,
+     1 * DAY, NULL, 0,
      "Cap of the backoff, and the probe interval of a storage unit on hold "
      "after an outage answer."},
     {"retry.max_attempts", BR_T_INT, BR_OFF(retry.max_attempts), "0", 0,
@@ -116,12 +115,12 @@ const struct br_conf_opt br_conf_opts[] = {
      30 * DAY, NULL, 0,
      "Time since the first attempt after which a record is dead-lettered; "
      "0 = forever."},
-    {"retry.max_retry_after", BR_T_DURATION,
-     BR_OFF(retry.max_retry_after_ms), "5m", 0, 1 * DAY, NULL, 0,
+    {"retry.max_retry_after", BR_T_DURATION, BR_OFF(retry.max_retry_after_ms),
+     "5m", 0, 1 * DAY, NULL, 0,
      "Longest server `Retry-After` honoured (it may exceed "
      "retry.max_backoff)."},
-    {"retry.circuit_failures", BR_T_INT, BR_OFF(retry.circuit_failures), "5",
-     1, 1000, NULL, 0,
+    {"retry.circuit_failures", BR_T_INT, BR_OFF(retry.circuit_failures), "5", 1,
+     1000, NULL, 0,
      "Consecutive failures of one endpoint that open its circuit."},
 
     {"dead_letter.topic", BR_T_STRING, BR_OFF(dead_letter.topic), NULL, 0, 0,
@@ -129,8 +128,7 @@ const struct br_conf_opt br_conf_opts[] = {
      "Kafka topic receiving rejected records (original key and value, "
      "reasons in headers)."},
     {"dead_letter.file", BR_T_STRING, BR_OFF(dead_letter.file), NULL, 0, 0,
-     NULL, 0,
-     "File receiving rejected records, one JSON line each, fsynced."},
+     NULL, 0, "File receiving rejected records, one JSON line each, fsynced."},
     {"dead_letter.none", BR_T_BOOL, BR_OFF(dead_letter.none), "false", 0, 0,
      NULL, 0,
      "Set to true to run without a dead-letter sink: rejected records are "
@@ -156,8 +154,8 @@ const struct br_conf_opt br_conf_route_opts[] = {
      "Only object keys starting with this (decoded key)."},
     {"suffix", BR_T_STRING, BR_ROUTE_OFF(suffix), NULL, 0, 0, NULL, 0,
      "Only object keys ending with this."},
-    {"storage_client_id", BR_T_STRING, BR_ROUTE_OFF(storage_client_id), NULL,
-     0, 0, NULL, BR_O_REQUIRED,
+    {"storage_client_id", BR_T_STRING, BR_ROUTE_OFF(storage_client_id), NULL, 0,
+     0, NULL, BR_O_REQUIRED,
      "MDSS storage unit id, sent as `storageClientId`."},
     {"format", BR_T_ENUM, BR_ROUTE_OFF(format), "auto", 0, 0, formats, 0,
      "Shape of `metadata`: `s3`, `alibaba` (OSS storage units), `generic`, "

@@ -11,8 +11,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char *dump(const struct br_conf *conf, size_t *len)
-{
+static char *dump(const struct br_conf *conf, size_t *len) {
         char *text = NULL;
         FILE *out  = open_memstream(&text, len);
 
@@ -23,8 +22,7 @@ static char *dump(const struct br_conf *conf, size_t *len)
         return text;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static const int flags[] = {0, BR_CONF_F_PARTIAL};
         /* Small on purpose: fills up, so the "omitted" path runs too. */
         char errstr[512];

@@ -15,8 +15,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Runs one file; -1 when it cannot be read. */
-static int replay_file(const char *prog, const char *path)
-{
+static int replay_file(const char *prog, const char *path) {
         FILE *f = fopen(path, "rb");
         struct stat st;
         uint8_t *buf;
@@ -43,15 +42,13 @@ static int replay_file(const char *prog, const char *path)
         return 0;
 }
 
-static int by_name(const void *a, const void *b)
-{
+static int by_name(const void *a, const void *b) {
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Runs every regular file of dir, in name order.  Returns how many, or
  * -1 when the directory cannot be read. */
-static long replay_dir(const char *prog, const char *dir)
-{
+static long replay_dir(const char *prog, const char *dir) {
         DIR *d = opendir(dir);
         struct dirent *de;
         char **names = NULL;
@@ -66,7 +63,7 @@ static long replay_dir(const char *prog, const char *dir)
                 if (de->d_name[0] == '.')
                         continue;
                 if (cnt == cap) {
-                        size_t ncap  = cap ? cap * 2 : 64;
+                        size_t ncap   = cap ? cap * 2 : 64;
                         char **nnames = realloc(names, ncap * sizeof(*names));
 
                         if (!nnames)
@@ -94,8 +91,7 @@ static long replay_dir(const char *prog, const char *dir)
         return done;
 }
 
-static long replay_arg(const char *prog, const char *arg)
-{
+static long replay_arg(const char *prog, const char *arg) {
         struct stat st;
 
         if (stat(arg, &st) == -1) {
@@ -107,12 +103,11 @@ static long replay_arg(const char *prog, const char *arg)
         return replay_file(prog, arg) == 0 ? 1 : -1;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
         const char *slash = strrchr(argv[0], '/');
         const char *prog  = slash ? slash + 1 : argv[0];
         const char *name  = prog;
-        long total = 0, n;
+        long total        = 0, n;
         int i;
 
         if (!strncmp(name, "fuzz_", 5))

@@ -32,14 +32,12 @@
         "dead_letter:\n"                                                       \
         "  none: true\n"
 
-static struct br_conf *load(const char *yaml, int flags, char *err)
-{
+static struct br_conf *load(const char *yaml, int flags, char *err) {
         return br_conf_load(yaml, strlen(yaml), "t.yaml", flags, err, ERRSZ);
 }
 
 /* Whether err holds exactly this line. */
-static int has_line(const char *err, const char *line)
-{
+static int has_line(const char *err, const char *line) {
         size_t n = strlen(line);
         const char *p;
 
@@ -50,8 +48,7 @@ static int has_line(const char *err, const char *line)
         return 0;
 }
 
-static int line_count(const char *err)
-{
+static int line_count(const char *err) {
         int n = *err ? 1 : 0;
 
         for (; *err; err++)
@@ -60,8 +57,7 @@ static int line_count(const char *err)
 }
 
 /* Loading must fail with exactly one error, this one. */
-static void expect_one(const char *yaml, const char *line)
-{
+static void expect_one(const char *yaml, const char *line) {
         char err[ERRSZ];
         struct br_conf *conf = load(yaml, 0, err);
 
@@ -70,8 +66,7 @@ static void expect_one(const char *yaml, const char *line)
         br_conf_destroy(conf);
 }
 
-static char *dump(const struct br_conf *conf)
-{
+static char *dump(const struct br_conf *conf) {
         char *text = NULL;
         size_t len = 0;
         FILE *out  = open_memstream(&text, &len);
@@ -82,8 +77,7 @@ static char *dump(const struct br_conf *conf)
         return text;
 }
 
-static void test_full_config(void **state)
-{
+static void test_full_config(void **state) {
         static const char yaml[] =
             "kafka:\n"
             "  brokers: k1:9092,k2:9092\n"
@@ -206,8 +200,7 @@ static void test_full_config(void **state)
         br_conf_destroy(c);
 }
 
-static void test_defaults(void **state)
-{
+static void test_defaults(void **state) {
         char err[ERRSZ];
         struct br_conf *c = load(BASE, 0, err);
 
@@ -244,8 +237,7 @@ static void test_defaults(void **state)
 
 /* Every row is documented, every enum row has names, every route key and
  * top-level option is unique, and the enum tables follow the C enums. */
-static void test_table(void **state)
-{
+static void test_table(void **state) {
         const struct br_conf_opt *tables[] = {br_conf_opts, br_conf_route_opts};
         char err[ERRSZ];
         struct br_conf *c;
@@ -274,15 +266,15 @@ static void test_table(void **state)
         assert_non_null(c);
         assert_int_equal(c->log.level, BR_LOG_WARN);
         br_conf_destroy(c);
-        c = load(BASE "routes: [{bucket: b, storage_client_id: s, format: s3}]\n"
-                      "log: {level: debug}\n",
+        c = load(BASE
+                 "routes: [{bucket: b, storage_client_id: s, format: s3}]\n"
+                 "log: {level: debug}\n",
                  0, err);
         assert_null(c); /* routes twice */
         assert_true(has_line(err, "t.yaml:11:1: duplicate key \"routes\""));
 }
 
-static void test_unknown_key(void **state)
-{
+static void test_unknown_key(void **state) {
         (void)state;
         expect_one(BASE "webhook.timout: 5s\n",
                    "t.yaml:11:1: unknown option \"webhook.timout\"");
@@ -302,8 +294,7 @@ static void test_unknown_key(void **state)
                    "t.yaml:12:3: unknown option \"limits.deep\"");
 }
 
-static void test_unknown_route_key(void **state)
-{
+static void test_unknown_route_key(void **state) {
         (void)state;
         expect_one("kafka: {brokers: x, topics: [t]}\n"
                    "webhook: {url: https://h/, api_key: k}\n"
@@ -317,8 +308,7 @@ static void test_unknown_route_key(void **state)
                    "t.yaml:8:5: unknown option \"routes[1].bukket\"");
 }
 
-static void test_wrong_type(void **state)
-{
+static void test_wrong_type(void **state) {
         (void)state;
         expect_one(BASE "shutdown:\n  grace: {a: 1}\n",
                    "t.yaml:12:10: shutdown.grace: expected a duration like "
@@ -357,8 +347,7 @@ static void test_wrong_type(void **state)
                    "got a list");
 }
 
-static void test_bad_duration(void **state)
-{
+static void test_bad_duration(void **state) {
         char err[ERRSZ];
         struct br_conf *c;
 
@@ -397,8 +386,7 @@ static void test_bad_duration(void **state)
         br_conf_destroy(c);
 }
 
-static void test_bad_size(void **state)
-{
+static void test_bad_size(void **state) {
         char err[ERRSZ];
         struct br_conf *c;
 
@@ -423,8 +411,7 @@ static void test_bad_size(void **state)
         br_conf_destroy(c);
 }
 
-static void test_out_of_range(void **state)
-{
+static void test_out_of_range(void **state) {
         (void)state;
         expect_one("kafka: {brokers: x, topics: [t]}\n"
                    "webhook:\n"
@@ -453,8 +440,7 @@ static void test_out_of_range(void **state)
                    "\"5x\"");
 }
 
-static void test_bad_enum(void **state)
-{
+static void test_bad_enum(void **state) {
         (void)state;
         expect_one(BASE "log:\n  level: verbose\n",
                    "t.yaml:12:10: log.level: expected one of error, warn, "
@@ -478,8 +464,7 @@ static void test_bad_enum(void **state)
                    "other)");
 }
 
-static void test_missing_required(void **state)
-{
+static void test_missing_required(void **state) {
         char err[ERRSZ];
         struct br_conf *c;
 
@@ -520,8 +505,7 @@ static void test_missing_required(void **state)
                    "t.yaml:4:1: kafka.brokers: required");
 }
 
-static void test_empty_lists(void **state)
-{
+static void test_empty_lists(void **state) {
         (void)state;
         expect_one("kafka: {brokers: x, topics: []}\n"
                    "webhook: {url: https://h/, api_key: k}\n"
@@ -545,8 +529,7 @@ static void test_empty_lists(void **state)
                    "the key to leave it unset)");
 }
 
-static void test_duplicate_key(void **state)
-{
+static void test_duplicate_key(void **state) {
         (void)state;
         expect_one(BASE "shutdown:\n  grace: 1s\n  grace: 2s\n",
                    "t.yaml:13:3: duplicate key \"shutdown.grace\"");
@@ -563,8 +546,7 @@ static void test_duplicate_key(void **state)
                    "t.yaml:3:44: duplicate key \"routes[0].bucket\"");
 }
 
-static void test_env_unset(void **state)
-{
+static void test_env_unset(void **state) {
         (void)state;
         unsetenv("BB_TEST_UNSET");
         expect_one(BASE "dead_letter.file: /var/${BB_TEST_UNSET}/dlq\n",
@@ -582,8 +564,7 @@ static void test_env_unset(void **state)
                    "variable \"BB_TEST_UNSET\" is not set");
 }
 
-static void test_env_substituted(void **state)
-{
+static void test_env_substituted(void **state) {
         char err[ERRSZ];
         struct br_conf *c;
 
@@ -615,8 +596,7 @@ static void test_env_substituted(void **state)
         br_conf_destroy(c);
 }
 
-static void test_forbidden_property(void **state)
-{
+static void test_forbidden_property(void **state) {
         static const char *const owned[] = {
             "enable.auto.offset.store", "enable.auto.commit", "group.id",
             "bootstrap.servers", "metadata.broker.list"};
@@ -627,8 +607,8 @@ static void test_forbidden_property(void **state)
                 char yaml[512], line[256];
 
                 snprintf(yaml, sizeof(yaml),
-                         "%skafka.properties:\n  client.id: a\n  %s: x\n",
-                         BASE, owned[i]);
+                         "%skafka.properties:\n  client.id: a\n  %s: x\n", BASE,
+                         owned[i]);
                 snprintf(line, sizeof(line),
                          "t.yaml:13:3: kafka.properties: \"%s\" is owned by "
                          "bucketbridge and cannot be set here",
@@ -637,8 +617,7 @@ static void test_forbidden_property(void **state)
         }
 }
 
-static void test_bad_url(void **state)
-{
+static void test_bad_url(void **state) {
         (void)state;
         expect_one("kafka: {brokers: x, topics: [t]}\n"
                    "webhook: {url: ftp://h/x, api_key: k}\n"
@@ -663,8 +642,7 @@ static void test_bad_url(void **state)
                    "https:// URL");
 }
 
-static void test_no_dead_letter_sink(void **state)
-{
+static void test_no_dead_letter_sink(void **state) {
         char err[ERRSZ];
         struct br_conf *c;
         static const char msg[] =
@@ -695,8 +673,7 @@ static void test_no_dead_letter_sink(void **state)
         br_conf_destroy(c);
 }
 
-static void test_cross_backoff(void **state)
-{
+static void test_cross_backoff(void **state) {
         (void)state;
         expect_one(BASE "retry:\n  max_backoff: 1s\n  initial_backoff: 2s\n",
                    "t.yaml:13:3: retry.initial_backoff: 2s is more than "
@@ -706,14 +683,13 @@ static void test_cross_backoff(void **state)
                    "retry.max_backoff (50ms)");
 }
 
-static void test_partial(void **state)
-{
+static void test_partial(void **state) {
         char err[ERRSZ];
         struct br_conf *c;
 
         (void)state;
-        c = load("routes:\n  - bucket: b\n    format: s3\n",
-                 BR_CONF_F_PARTIAL, err);
+        c = load("routes:\n  - bucket: b\n    format: s3\n", BR_CONF_F_PARTIAL,
+                 err);
         if (!c)
                 fail_msg("%s", err);
         assert_null(c->kafka.brokers);
@@ -735,8 +711,7 @@ static void test_partial(void **state)
                                  "range 4..512");
 }
 
-static void test_yaml_syntax_error(void **state)
-{
+static void test_yaml_syntax_error(void **state) {
         (void)state;
         expect_one(BASE "webhook: [\n",
                    "t.yaml:12:1: YAML syntax error: did not find expected "
@@ -753,8 +728,7 @@ static void test_yaml_syntax_error(void **state)
                    "t.yaml:11:4: YAML syntax error: found undefined alias");
 }
 
-static void test_many_errors(void **state)
-{
+static void test_many_errors(void **state) {
         static const char yaml[] = "kafka:\n"
                                    "  brokers: x\n"
                                    "  topics: [t]\n"
@@ -789,8 +763,7 @@ static void test_many_errors(void **state)
 }
 
 /* A full errstr ends with a line saying how many more were left out. */
-static void test_errstr_full(void **state)
-{
+static void test_errstr_full(void **state) {
         char yaml[4096], err[200];
         size_t len = 0;
         struct br_conf *c;
@@ -828,15 +801,13 @@ static const char routes_yaml[] =
     "  - {bucket: \"[ab]?\", storage_client_id: r5}\n";
 
 static const char *route_of(const struct br_conf *c, const char *bucket,
-                            const char *key)
-{
+                            const char *key) {
         const struct br_route *r = br_conf_route_match(c, bucket, key);
 
         return r ? r->storage_client_id : "none";
 }
 
-static void test_route_match(void **state)
-{
+static void test_route_match(void **state) {
         char err[ERRSZ];
         struct br_conf *c = load(routes_yaml, 0, err);
 
@@ -866,8 +837,7 @@ static void test_route_match(void **state)
         br_conf_destroy(c);
 }
 
-static void test_route_glob_slash(void **state)
-{
+static void test_route_glob_slash(void **state) {
         char err[ERRSZ];
         struct br_conf *c = load("kafka: {brokers: x, topics: [t]}\n"
                                  "webhook: {url: https://h/, api_key: k}\n"
@@ -884,8 +854,7 @@ static void test_route_glob_slash(void **state)
         br_conf_destroy(c);
 }
 
-static void test_dump_hides_secrets(void **state)
-{
+static void test_dump_hides_secrets(void **state) {
         char err[ERRSZ];
         struct br_conf *c, *again;
         char *text, *text2;
@@ -924,8 +893,7 @@ static void test_dump_hides_secrets(void **state)
         again = load(text, 0, err);
         if (!again)
                 fail_msg("%s\n%s", err, text);
-        assert_string_equal(again->routes[0].storage_client_id,
-                            "q\"uote\ttab");
+        assert_string_equal(again->routes[0].storage_client_id, "q\"uote\ttab");
         assert_string_equal(again->routes[0].scan_id, "x${y}");
         text2 = dump(again);
         assert_string_equal(text, text2);
@@ -935,8 +903,7 @@ static void test_dump_hides_secrets(void **state)
         br_conf_destroy(c);
 }
 
-static void test_errors_hide_secrets(void **state)
-{
+static void test_errors_hide_secrets(void **state) {
         char err[ERRSZ];
         struct br_conf *c;
 
@@ -970,12 +937,12 @@ static void test_errors_hide_secrets(void **state)
         assert_true(has_line(err, "t.yaml:16:14: routes[1].api_key: must not "
                                   "be empty (omit the key to leave it "
                                   "unset)"));
-        assert_true(has_line(err, "t.yaml:5:20: kafka.properties.sasl.password: "
-                                  "expected a string, got a list"));
+        assert_true(has_line(err,
+                             "t.yaml:5:20: kafka.properties.sasl.password: "
+                             "expected a string, got a list"));
 }
 
-static void test_load_file(void **state)
-{
+static void test_load_file(void **state) {
         char path[] = "/tmp/test_conf_XXXXXX";
         char err[ERRSZ], line[ERRSZ];
         int fd = mkstemp(path);
@@ -1027,8 +994,7 @@ static void test_load_file(void **state)
         assert_string_equal(err, line);
 }
 
-static char *help(int markdown)
-{
+static char *help(int markdown) {
         char *text = NULL;
         size_t len = 0;
         FILE *out  = open_memstream(&text, &len);
@@ -1039,8 +1005,7 @@ static char *help(int markdown)
         return text;
 }
 
-static void test_help(void **state)
-{
+static void test_help(void **state) {
         char *text = help(0), *md = help(1);
         const struct br_conf_opt *o;
         char want[256];
@@ -1075,8 +1040,7 @@ static void test_help(void **state)
 }
 
 /* CONFIGURATION.md is what br_conf_help(markdown) prints today. */
-static void test_configuration_md(void **state)
-{
+static void test_configuration_md(void **state) {
         char *md = help(1);
         FILE *f  = fopen("CONFIGURATION.md", "r");
         char *file;
@@ -1098,8 +1062,7 @@ static void test_configuration_md(void **state)
         free(md);
 }
 
-static void test_nulls_and_misc(void **state)
-{
+static void test_nulls_and_misc(void **state) {
         char err[ERRSZ];
         struct br_conf *c;
 
@@ -1159,8 +1122,7 @@ static void test_nulls_and_misc(void **state)
         br_conf_destroy(c);
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_full_config),
             cmocka_unit_test(test_defaults),
