@@ -58,24 +58,29 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/bucketbridge: $(BUILD)/obj/bridge/main.o $(LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD    $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(TESTLIBS) $(LDLIBS)
+	@echo "  LD    $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(TESTLIBS) $(LDLIBS)
 
 # Integration and fixture programs share the same rule shape but other sources.
 $(FIXT): $(BUILD)/tests/%: $(BUILD)/obj/tests/fixtures/%.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(TESTLIBS) $(LDLIBS)
+	@echo "  LD    $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(TESTLIBS) $(LDLIBS)
 
 $(INTEG): $(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(INTEG_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(TESTLIBS) $(LDLIBS)
+	@echo "  LD    $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(TESTLIBS) $(LDLIBS)
 
 $(FUZZ): $(BUILD)/tests/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD    $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 tests: $(BUILD)/bucketbridge $(TESTS)
 
