@@ -241,6 +241,24 @@ static size_t ctrl_check(const char *s, size_t len)
         }
 }
 
+/* On the error path only: whether buf[0..end) alone is a complete
+ * document, so the unexpected character is trailing data. */
+static int complete_before(struct json_tokener *tok, const char *buf,
+                           size_t end)
+{
+        struct json_object *obj;
+        int ok;
+
+        if (end == 0)
+                return 0;
+        json_tokener_reset(tok);
+        obj = json_tokener_parse_ex(tok, buf, (int)end);
+        ok  = obj && json_tokener_get_error(tok) == json_tokener_success &&
+             json_tokener_get_parse_end(tok) == end;
+        json_object_put(obj);
+        return ok;
+}
+
 int br_json_parse(const char *buf, size_t len,
                   const struct br_parse_limits *limits,
                   struct json_object **root, char *errstr,
@@ -314,8 +332,16 @@ int br_json_parse(const char *buf, size_t len,
                 goto fail;
         }
         if (jerr != json_tokener_success) {
-                snprintf(errstr, errstr_size, "not JSON: %s at byte %zu",
-                         json_tokener_error_desc(jerr), end);
+                if (jerr == json_tokener_error_parse_unexpected &&
+                    complete_before(tok, buf, end))
+                        snprintf(errstr, errstr_size,
+                                 "not JSON: trailing data after the document "
+                                 "at byte %zu",
+                                 end);
+                else
+                        snprintf(errstr, errstr_size,
+                                 "not JSON: %s at byte %zu",
+                                 json_tokener_error_desc(jerr), end);
                 goto fail;
         }
         if (end < len) {

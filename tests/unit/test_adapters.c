@@ -837,7 +837,7 @@ static void test_message_level(void **state)
         parse(r, "{\"Records\":[]");
         refused(r, "not JSON: unexpected end of data at byte 13");
         parse(r, "{\"Records\":[]} x");
-        refused(r, "not JSON: unexpected character at byte 15");
+        refused(r, "not JSON: trailing data after the document at byte 15");
         parse(r, "{\"Records\":[]}\n"); /* trailing whitespace is JSON */
         ok(r, "aws_s3", 0);
         parse(r, "[1,2]");
