@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 struct json_object;
+struct json_tokener;
 
 enum br_dialect {
         BR_DIALECT_MINIO,
@@ -65,6 +66,10 @@ struct br_event_list {
          * message costs no malloc per string once the list has warmed up */
         struct br_strblock *strings;
         int oom; /* an allocation failed: the list is incomplete */
+        /* the parser, kept between messages: making one costs more than
+         * a small message's parse (a reused list owns it) */
+        struct json_tokener *tok;
+        int tok_depth;
 };
 
 /* Input limits, decided by configuration and handed in by the caller. */

@@ -126,7 +126,8 @@ static int sns_extract(struct json_object *root,
                 return -1;
         }
         /* the inner document is a message of its own: same rules */
-        if (br_json_parse(msg, len, limits, &inner, why, sizeof(why)) == -1) {
+        if (br_json_parse(out, msg, len, limits, &inner, why, sizeof(why)) ==
+            -1) {
                 snprintf(errstr, errstr_size, "Message: %s", why);
                 return -1;
         }

@@ -35,10 +35,12 @@ const char *br_quote(char *buf, size_t size, const char *s, size_t len);
 /* Parses one JSON document with STYLE.md 6's rules: explicit length, size
  * cap, strict UTF-8 and no raw control characters (checked here because
  * json-c's checks are looser), json-c strict mode with a depth limit, and
- * the whole input consumed.  The root must be an object.  Returns 0 and a
+ * the whole input consumed.  The root must be an object.  The tokener is
+ * list's, made on first use and kept (it holds no reference once a parse
+ * is over, so an SNS envelope's inner document reuses it).  Returns 0 and a
  * new reference in *root, or -1 with a reason ("empty message", "not valid
  * UTF-8 at byte 57", "nested deeper than 32 levels", ...). */
-int br_json_parse(const char *buf, size_t len,
+int br_json_parse(struct br_event_list *list, const char *buf, size_t len,
                   const struct br_parse_limits *limits,
                   struct json_object **root, char *errstr,
                   size_t errstr_size);

@@ -120,6 +120,8 @@ void br_event_list_free(struct br_event_list *list)
         br_event_list_clear(list);
         free(list->strings);
         free(list->v);
+        if (list->tok)
+                json_tokener_free(list->tok);
         br_event_list_init(list);
 }
 
@@ -259,13 +261,13 @@ static int complete_before(struct json_tokener *tok, const char *buf,
         return ok;
 }
 
-int br_json_parse(const char *buf, size_t len,
+int br_json_parse(struct br_event_list *list, const char *buf, size_t len,
                   const struct br_parse_limits *limits,
                   struct json_object **root, char *errstr,
                   size_t errstr_size)
 {
-        struct json_tokener *tok = NULL;
-        struct json_object *obj  = NULL;
+        struct json_tokener *tok;
+        struct json_object *obj = NULL;
         enum json_tokener_error jerr;
         size_t bad, end;
         int depth = limits->max_depth > 0 ? limits->max_depth
@@ -302,13 +304,26 @@ int br_json_parse(const char *buf, size_t len,
                 return -1;
         }
 
-        tok = json_tokener_new_ex(depth);
-        if (!tok) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
+        if (list->tok && list->tok_depth != depth) {
+                json_tokener_free(list->tok);
+                list->tok = NULL;
         }
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-                                        JSON_TOKENER_VALIDATE_UTF8);
+        if (!list->tok) {
+                list->tok = json_tokener_new_ex(depth);
+                if (!list->tok) {
+                        list->oom = 1;
+                        snprintf(errstr, errstr_size, "out of memory");
+                        return -1;
+                }
+                list->tok_depth = depth;
+                /* no JSON_TOKENER_VALIDATE_UTF8: br_utf8_check() above
+                 * is stricter (overlong forms, surrogates) and has passed,
+                 * so json-c's own check could never fail and would cost
+                 * an eighth of the parse */
+                json_tokener_set_flags(list->tok, JSON_TOKENER_STRICT);
+        }
+        tok = list->tok;
+        json_tokener_reset(tok);
         obj  = json_tokener_parse_ex(tok, buf, (int)len);
         jerr = json_tokener_get_error(tok);
         end  = json_tokener_get_parse_end(tok);
@@ -356,12 +371,11 @@ int br_json_parse(const char *buf, size_t len,
                          json_type_to_name(json_object_get_type(obj)));
                 goto fail;
         }
-        json_tokener_free(tok);
         *root = obj;
         return 0;
 fail:
         json_object_put(obj);
-        json_tokener_free(tok);
+        json_tokener_reset(tok); /* drop what a failed parse holds */
         return -1;
 }
 
@@ -378,7 +392,8 @@ int br_adapters_parse(const char *buf, size_t len,
 
         br_event_list_clear(out);
         *adapter_out = NULL;
-        if (br_json_parse(buf, len, limits, &root, errstr, errstr_size) == -1)
+        if (br_json_parse(out, buf, len, limits, &root, errstr, errstr_size) ==
+            -1)
                 return -1;
         for (a = br_adapters; *a; a++)
                 if ((*a)->match(root))
