@@ -44,16 +44,16 @@ enum br_event_kind {
 struct br_object_event {
         enum br_dialect dialect;
         enum br_event_kind kind;
-        int record;         /* index of the record in its message */
-        char *event_name;   /* as written, e.g. "s3:ObjectCreated:Put" */
-        char *bucket;       /* NULL only when rejected */
-        char *key;          /* decoded, valid UTF-8, NUL-terminated */
-        size_t key_len;     /* bytes, without the NUL */
-        int64_t size;       /* -1 when the payload gives none */
-        char *etag;         /* NULL when absent */
-        char *version_id;   /* NULL when absent */
-        char *sequencer;    /* NULL when absent */
-        char *reject;       /* non-NULL: this record is unusable, and why */
+        int record;       /* index of the record in its message */
+        char *event_name; /* as written, e.g. "s3:ObjectCreated:Put" */
+        char *bucket;     /* NULL only when rejected */
+        char *key;        /* decoded, valid UTF-8, NUL-terminated */
+        size_t key_len;   /* bytes, without the NUL */
+        int64_t size;     /* -1 when the payload gives none */
+        char *etag;       /* NULL when absent */
+        char *version_id; /* NULL when absent */
+        char *sequencer;  /* NULL when absent */
+        char *reject;     /* non-NULL: this record is unusable, and why */
 };
 
 struct br_strblock; /* private to adapters/registry.c */
@@ -81,7 +81,7 @@ struct br_parse_limits {
 };
 
 struct br_adapter {
-        const char *name;                       /* "minio" */
+        const char *name; /* "minio" */
         enum br_dialect dialect;
         int (*match)(struct json_object *root); /* borrowed; cheap, pure */
         /* Appends 0..N events (records in order).  Returns 0, or -1 with

@@ -40,20 +40,17 @@ static const struct br_kind_rule oss_kinds[] = {
     {NULL, BR_KIND_OTHER},
 };
 
-static int oss_match(struct json_object *root)
-{
+static int oss_match(struct json_object *root) {
         return br_json_get(root, "events") != NULL;
 }
 
-static const char *got(struct json_object *val)
-{
+static const char *got(struct json_object *val) {
         return json_type_to_name(json_object_get_type(val));
 }
 
 static void read_event(struct json_object *rec, size_t i,
                        const struct br_parse_limits *limits,
-                       struct br_event_list *out)
-{
+                       struct br_event_list *out) {
         struct br_object_event *ev;
         struct json_object *oss, *obj;
         const char *s;
@@ -75,30 +72,28 @@ static void read_event(struct json_object *rec, size_t i,
         s = br_json_str(rec, "eventSource", &len);
         if (!s || strcmp(s, "acs:oss") != 0) {
                 br_event_reject(out, ev,
-                                "alibaba_oss: events[%zu].eventSource: %s%s",
-                                i, s ? "unknown event source " : "missing",
+                                "alibaba_oss: events[%zu].eventSource: %s%s", i,
+                                s ? "unknown event source " : "missing",
                                 s ? br_quote(q, sizeof(q), s, len) : "");
                 return;
         }
         s = br_json_str(rec, "eventName", &len);
         if (!s) {
-                br_event_reject(out, ev,
-                                "alibaba_oss: events[%zu].eventName: missing",
-                                i);
+                br_event_reject(
+                    out, ev, "alibaba_oss: events[%zu].eventName: missing", i);
                 return;
         }
         ev->event_name = br_event_list_strdup(out, s, len);
-        ev->kind = br_kind_lookup(oss_kinds, strncmp(s, "oss:", 4) == 0 ? s + 4
-                                                                        : s);
+        ev->kind =
+            br_kind_lookup(oss_kinds, strncmp(s, "oss:", 4) == 0 ? s + 4 : s);
 
         oss = br_json_get(rec, "oss");
         s   = br_json_str(br_json_get(oss, "bucket"), "name", &len);
         if (!s || len == 0 || memchr(s, '\0', len)) {
-                br_event_reject(out, ev,
-                                "alibaba_oss: events[%zu].oss.bucket.name: %s",
-                                i,
-                                s ? "empty or holds a NUL byte"
-                                  : "missing or not a string");
+                br_event_reject(
+                    out, ev, "alibaba_oss: events[%zu].oss.bucket.name: %s", i,
+                    s ? "empty or holds a NUL byte"
+                      : "missing or not a string");
                 return;
         }
         ev->bucket = br_event_list_strdup(out, s, len);
@@ -129,8 +124,7 @@ static void read_event(struct json_object *rec, size_t i,
 static int oss_extract(struct json_object *root,
                        const struct br_parse_limits *limits,
                        struct br_event_list *out, char *errstr,
-                       size_t errstr_size)
-{
+                       size_t errstr_size) {
         struct json_object *events = br_json_get(root, "events");
         size_t i, n;
 

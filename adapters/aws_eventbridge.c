@@ -32,16 +32,14 @@ static const struct br_kind_rule eventbridge_kinds[] = {
     {NULL, BR_KIND_OTHER},
 };
 
-static int eventbridge_match(struct json_object *root)
-{
+static int eventbridge_match(struct json_object *root) {
         return br_json_get(root, "detail-type") != NULL;
 }
 
 static int eventbridge_extract(struct json_object *root,
                                const struct br_parse_limits *limits,
                                struct br_event_list *out, char *errstr,
-                               size_t errstr_size)
-{
+                               size_t errstr_size) {
         struct br_object_event *ev;
         struct json_object *detail, *obj, *val;
         const char *src, *type, *bucket, *key;
@@ -52,14 +50,12 @@ static int eventbridge_extract(struct json_object *root,
         if (!src || strcmp(src, "aws.s3") != 0) {
                 snprintf(errstr, errstr_size,
                          "source: expected \"aws.s3\", got %s",
-                         src ? br_quote(q, sizeof(q), src, len)
-                             : "no string");
+                         src ? br_quote(q, sizeof(q), src, len) : "no string");
                 return -1;
         }
         type = br_json_str(root, "detail-type", &type_len);
         if (!type) {
-                snprintf(errstr, errstr_size,
-                         "detail-type: expected a string");
+                snprintf(errstr, errstr_size, "detail-type: expected a string");
                 return -1;
         }
         ev = br_event_list_add(out, 0);
@@ -91,14 +87,14 @@ static int eventbridge_extract(struct json_object *root,
         if (!key) {
                 snprintf(why, sizeof(why), "%s",
                          val ? "expected a string" : "missing");
-                br_event_reject(out, ev, "aws_eventbridge: detail.object.key: %s",
-                                why);
+                br_event_reject(out, ev,
+                                "aws_eventbridge: detail.object.key: %s", why);
                 return 0;
         }
         if (br_event_take_key(out, ev, key, key_len, 0, limits, why,
                               sizeof(why)) == -1) {
-                br_event_reject(out, ev, "aws_eventbridge: detail.object.key: %s",
-                                why);
+                br_event_reject(out, ev,
+                                "aws_eventbridge: detail.object.key: %s", why);
                 return 0;
         }
         ev->size = br_json_size(br_json_get(obj, "size"));

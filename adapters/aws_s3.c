@@ -47,14 +47,13 @@ const struct br_records_dialect br_aws_s3_records = {
     .kinds        = aws_kinds,
 };
 
-static int is_sns(struct json_object *root)
-{
+static int is_sns(struct json_object *root) {
         return br_json_get(root, "Type") && br_json_get(root, "Message") &&
-               (br_json_get(root, "TopicArn") || br_json_get(root, "MessageId"));
+               (br_json_get(root, "TopicArn") ||
+                br_json_get(root, "MessageId"));
 }
 
-static int aws_match(struct json_object *root)
-{
+static int aws_match(struct json_object *root) {
         return br_json_get(root, "Records") || br_json_get(root, "Event") ||
                is_sns(root);
 }
@@ -63,8 +62,7 @@ static int aws_match(struct json_object *root)
  * kind test, which names no object. */
 static int test_event(struct json_object *root, const char *where,
                       struct br_event_list *out, char *errstr,
-                      size_t errstr_size)
-{
+                      size_t errstr_size) {
         struct br_object_event *ev;
         const char *name, *bucket;
         size_t len, blen;
@@ -94,8 +92,7 @@ static int test_event(struct json_object *root, const char *where,
         return 0;
 }
 
-static const struct br_records_dialect *envelope_of(struct json_object *root)
-{
+static const struct br_records_dialect *envelope_of(struct json_object *root) {
         const char *src = br_records_first_source(root);
 
         return src && strcmp(src, "aws:s3") == 0 ? &br_aws_s3_records : NULL;
@@ -104,8 +101,7 @@ static const struct br_records_dialect *envelope_of(struct json_object *root)
 static int sns_extract(struct json_object *root,
                        const struct br_parse_limits *limits,
                        struct br_event_list *out, char *errstr,
-                       size_t errstr_size)
-{
+                       size_t errstr_size) {
         struct json_object *inner = NULL;
         const char *type, *msg;
         size_t len;
@@ -148,8 +144,7 @@ static int sns_extract(struct json_object *root,
 static int aws_extract(struct json_object *root,
                        const struct br_parse_limits *limits,
                        struct br_event_list *out, char *errstr,
-                       size_t errstr_size)
-{
+                       size_t errstr_size) {
         if (br_json_get(root, "Records"))
                 return br_records_extract(root, envelope_of(root), "", limits,
                                           out, errstr, errstr_size);

@@ -53,8 +53,7 @@ const struct br_records_dialect br_ceph_records = {
     .kinds        = ceph_kinds,
 };
 
-static int ceph_match(struct json_object *root)
-{
+static int ceph_match(struct json_object *root) {
         const char *src = br_records_first_source(root);
 
         return src && strcmp(src, "ceph:s3") == 0;
@@ -63,8 +62,7 @@ static int ceph_match(struct json_object *root)
 static int ceph_extract(struct json_object *root,
                         const struct br_parse_limits *limits,
                         struct br_event_list *out, char *errstr,
-                        size_t errstr_size)
-{
+                        size_t errstr_size) {
         return br_records_extract(root, &br_ceph_records, "", limits, out,
                                   errstr, errstr_size);
 }

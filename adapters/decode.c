@@ -11,10 +11,9 @@
 
 #define HIGH_BITS 0x8080808080808080ULL
 
-size_t br_utf8_check(const char *s, size_t len)
-{
+size_t br_utf8_check(const char *s, size_t len) {
         const unsigned char *p = (const unsigned char *)s;
-        size_t i = 0;
+        size_t i               = 0;
 
         while (i < len) {
                 unsigned char c, lo = 0x80, hi = 0xBF;
@@ -66,8 +65,7 @@ size_t br_utf8_check(const char *s, size_t len)
         return len;
 }
 
-static int hexval(unsigned char c)
-{
+static int hexval(unsigned char c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
         if (c >= 'A' && c <= 'F')
@@ -78,8 +76,7 @@ static int hexval(unsigned char c)
 }
 
 /* Offset in the encoded input of the byte that decoded to out[pos]. */
-static size_t input_offset(const char *in, size_t in_len, size_t pos)
-{
+static size_t input_offset(const char *in, size_t in_len, size_t pos) {
         size_t i, o = 0;
 
         for (i = 0; i < in_len && o < pos; i++, o++)
@@ -89,8 +86,7 @@ static size_t input_offset(const char *in, size_t in_len, size_t pos)
 }
 
 int br_form_decode(const char *in, size_t in_len, char *out, size_t *out_len,
-                   char *errstr, size_t errstr_size)
-{
+                   char *errstr, size_t errstr_size) {
         const unsigned char *p = (const unsigned char *)in;
         size_t i, o = 0, bad;
 
@@ -141,8 +137,7 @@ int br_form_decode(const char *in, size_t in_len, char *out, size_t *out_len,
         return 0;
 }
 
-static size_t seq_len(unsigned char c)
-{
+static size_t seq_len(unsigned char c) {
         if (c >= 0xC2 && c <= 0xDF)
                 return 2;
         if (c >= 0xE0 && c <= 0xEF)
@@ -152,10 +147,9 @@ static size_t seq_len(unsigned char c)
         return 0;
 }
 
-const char *br_quote(char *buf, size_t size, const char *s, size_t len)
-{
+const char *br_quote(char *buf, size_t size, const char *s, size_t len) {
         static const char hex[] = "0123456789ABCDEF";
-        const unsigned char *p = (const unsigned char *)s;
+        const unsigned char *p  = (const unsigned char *)s;
         size_t max = len > 64 ? 64 : len, i = 0, o = 0;
 
         if (size < 8) {
@@ -202,8 +196,7 @@ const char *br_quote(char *buf, size_t size, const char *s, size_t len)
         return buf;
 }
 
-struct json_object *br_json_get(struct json_object *obj, const char *name)
-{
+struct json_object *br_json_get(struct json_object *obj, const char *name) {
         struct json_object *val = NULL;
 
         if (!obj || !json_object_is_type(obj, json_type_object))
@@ -213,8 +206,7 @@ struct json_object *br_json_get(struct json_object *obj, const char *name)
 }
 
 const char *br_json_str(struct json_object *obj, const char *name,
-                        size_t *len)
-{
+                        size_t *len) {
         struct json_object *val = br_json_get(obj, name);
 
         if (!val || !json_object_is_type(val, json_type_string))
@@ -223,8 +215,7 @@ const char *br_json_str(struct json_object *obj, const char *name,
         return json_object_get_string(val);
 }
 
-int64_t br_json_size(struct json_object *val)
-{
+int64_t br_json_size(struct json_object *val) {
         const char *s;
         int64_t n = 0;
         int len, i;
@@ -253,8 +244,7 @@ int64_t br_json_size(struct json_object *val)
 int br_event_take_key(struct br_event_list *list, struct br_object_event *ev,
                       const char *raw, size_t raw_len, int form,
                       const struct br_parse_limits *limits, char *why,
-                      size_t why_size)
-{
+                      size_t why_size) {
         size_t max = limits->max_key_bytes, n, bad;
         const char *nul;
         char *p;
@@ -267,8 +257,7 @@ int br_event_take_key(struct br_event_list *list, struct br_object_event *ev,
                 p = br_event_list_alloc(list, raw_len + 1);
                 if (!p)
                         return -1;
-                if (br_form_decode(raw, raw_len, p, &n, why, why_size) ==
-                    -1) {
+                if (br_form_decode(raw, raw_len, p, &n, why, why_size) == -1) {
                         br_event_list_trim(list, p, 0);
                         return -1;
                 }
@@ -312,8 +301,7 @@ int br_event_take_key(struct br_event_list *list, struct br_object_event *ev,
 }
 
 enum br_event_kind br_kind_lookup(const struct br_kind_rule *rules,
-                                  const char *name)
-{
+                                  const char *name) {
         size_t n;
 
         if (strncmp(name, "s3:", 3) == 0)

@@ -42,13 +42,11 @@ const char *br_quote(char *buf, size_t size, const char *s, size_t len);
  * UTF-8 at byte 57", "nested deeper than 32 levels", ...). */
 int br_json_parse(struct br_event_list *list, const char *buf, size_t len,
                   const struct br_parse_limits *limits,
-                  struct json_object **root, char *errstr,
-                  size_t errstr_size);
+                  struct json_object **root, char *errstr, size_t errstr_size);
 
 /* Member name of obj as a string with its length, or NULL when obj is not
  * an object, the member is absent, null or not a string.  Borrowed. */
-const char *br_json_str(struct json_object *obj, const char *name,
-                        size_t *len);
+const char *br_json_str(struct json_object *obj, const char *name, size_t *len);
 /* Member of obj when obj is an object and the member is present and not
  * null, else NULL.  Borrowed. */
 struct json_object *br_json_get(struct json_object *obj, const char *name);

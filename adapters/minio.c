@@ -53,8 +53,7 @@ const struct br_records_dialect br_minio_records = {
     .kinds        = minio_kinds,
 };
 
-static int minio_match(struct json_object *root)
-{
+static int minio_match(struct json_object *root) {
         const char *src;
 
         if (br_json_get(root, "EventName") && br_json_get(root, "Key"))
@@ -66,8 +65,7 @@ static int minio_match(struct json_object *root)
 static int minio_extract(struct json_object *root,
                          const struct br_parse_limits *limits,
                          struct br_event_list *out, char *errstr,
-                         size_t errstr_size)
-{
+                         size_t errstr_size) {
         return br_records_extract(root, &br_minio_records, "", limits, out,
                                   errstr, errstr_size);
 }

@@ -15,8 +15,7 @@ static const struct br_records_dialect *const record_dialects[] = {
     NULL,
 };
 
-const char *br_records_first_source(struct json_object *root)
-{
+const char *br_records_first_source(struct json_object *root) {
         struct json_object *recs = br_json_get(root, "Records");
         size_t len;
 
@@ -28,16 +27,14 @@ const char *br_records_first_source(struct json_object *root)
 }
 
 /* What a member is when it is not what we wanted, for reasons. */
-static const char *got(struct json_object *val)
-{
+static const char *got(struct json_object *val) {
         return json_type_to_name(json_object_get_type(val));
 }
 
 /* Reads a required string member; on failure writes "missing" or
  * "expected a string, got int" into why. */
 static const char *need_str(struct json_object *obj, const char *name,
-                            size_t *len, char *why, size_t why_size)
-{
+                            size_t *len, char *why, size_t why_size) {
         struct json_object *val = br_json_get(obj, name);
 
         if (!val) {
@@ -45,8 +42,7 @@ static const char *need_str(struct json_object *obj, const char *name,
                 return NULL;
         }
         if (!json_object_is_type(val, json_type_string)) {
-                snprintf(why, why_size, "expected a string, got %s",
-                         got(val));
+                snprintf(why, why_size, "expected a string, got %s", got(val));
                 return NULL;
         }
         *len = (size_t)json_object_get_string_len(val);
@@ -56,9 +52,8 @@ static const char *need_str(struct json_object *obj, const char *name,
 /* Optional strings: absent, null, not a string or "" all mean "none" (Ceph
  * writes "" for an unversioned object's versionId). */
 static char *opt_str(struct br_event_list *list, struct json_object *obj,
-                     const char *name, const char *alt)
-{
-        size_t len = 0;
+                     const char *name, const char *alt) {
+        size_t len    = 0;
         const char *s = br_json_str(obj, name, &len);
 
         if (!s && alt)
@@ -68,8 +63,7 @@ static char *opt_str(struct br_event_list *list, struct json_object *obj,
         return br_event_list_strdup(list, s, len);
 }
 
-static const struct br_records_dialect *by_source(const char *src)
-{
+static const struct br_records_dialect *by_source(const char *src) {
         const struct br_records_dialect *const *d;
 
         for (d = record_dialects; *d; d++)
@@ -79,8 +73,7 @@ static const struct br_records_dialect *by_source(const char *src)
 }
 
 /* Bucket-level events (MinIO s3:BucketCreated) name no object. */
-static int is_bucket_event(const char *name)
-{
+static int is_bucket_event(const char *name) {
         if (strncmp(name, "s3:", 3) == 0)
                 name += 3;
         return strncmp(name, "Bucket", 6) == 0;
@@ -88,10 +81,8 @@ static int is_bucket_event(const char *name)
 
 static void read_record(struct json_object *rec, size_t i,
                         const struct br_records_dialect *envelope,
-                        const char *where,
-                        const struct br_parse_limits *limits,
-                        struct br_event_list *out)
-{
+                        const char *where, const struct br_parse_limits *limits,
+                        struct br_event_list *out) {
         const struct br_records_dialect *d = envelope;
         struct br_object_event *ev;
         struct json_object *s3, *obj;
@@ -99,7 +90,7 @@ static void read_record(struct json_object *rec, size_t i,
         size_t len, name_len, key_len;
         char why[256], q[160];
         /* prefix of every reason: "minio: " when the dialect is known */
-        const char *pfx = envelope ? envelope->name : "";
+        const char *pfx   = envelope ? envelope->name : "";
         const char *colon = envelope ? ": " : "";
 
         ev = br_event_list_add(out, (int)i);
@@ -108,8 +99,9 @@ static void read_record(struct json_object *rec, size_t i,
         ev->dialect = envelope ? envelope->dialect : BR_DIALECT_AWS_S3;
         ev->kind    = BR_KIND_OTHER;
         if (!json_object_is_type(rec, json_type_object)) {
-                br_event_reject(out, ev, "%s%s%sRecords[%zu]: expected an "
-                                         "object, got %s",
+                br_event_reject(out, ev,
+                                "%s%s%sRecords[%zu]: expected an "
+                                "object, got %s",
                                 pfx, colon, where, i, got(rec));
                 return;
         }
@@ -153,11 +145,12 @@ static void read_record(struct json_object *rec, size_t i,
                                 s3 ? got(s3) : "missing");
                 return;
         }
-        bucket = need_str(br_json_get(s3, "bucket"), "name", &len, why,
-                          sizeof(why));
+        bucket =
+            need_str(br_json_get(s3, "bucket"), "name", &len, why, sizeof(why));
         if (!bucket || len == 0) {
-                br_event_reject(out, ev, "%s: %sRecords[%zu].s3.bucket.name: %s",
-                                pfx, where, i, bucket ? "empty" : why);
+                br_event_reject(out, ev,
+                                "%s: %sRecords[%zu].s3.bucket.name: %s", pfx,
+                                where, i, bucket ? "empty" : why);
                 return;
         }
         if (memchr(bucket, '\0', len)) {
@@ -172,9 +165,9 @@ static void read_record(struct json_object *rec, size_t i,
         key = need_str(obj, "key", &key_len, why, sizeof(why));
         if (key && key_len == 0 && is_bucket_event(name)) {
                 /* nothing to scan: no key, and the plan skips it */
-        } else if (!key || br_event_take_key(out, ev, key, key_len,
-                                             d->form_encoded, limits, why,
-                                             sizeof(why)) == -1) {
+        } else if (!key ||
+                   br_event_take_key(out, ev, key, key_len, d->form_encoded,
+                                     limits, why, sizeof(why)) == -1) {
                 br_event_reject(out, ev, "%s: %sRecords[%zu].s3.object.key: %s",
                                 pfx, where, i, why);
                 return;
@@ -189,8 +182,7 @@ int br_records_extract(struct json_object *root,
                        const struct br_records_dialect *envelope,
                        const char *where, const struct br_parse_limits *limits,
                        struct br_event_list *out, char *errstr,
-                       size_t errstr_size)
-{
+                       size_t errstr_size) {
         struct json_object *recs = br_json_get(root, "Records");
         size_t i, n;
 

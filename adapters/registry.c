@@ -14,6 +14,7 @@
 /* Detection order matters: EventBridge and OSS have unique members, MinIO
  * has its envelope, and aws_s3 comes last because it also reads any
  * Records[] document whose first record names no known source. */
+/* clang-format off */
 const struct br_adapter *const br_adapters[] = {
     &br_adapter_aws_eventbridge,
     &br_adapter_alibaba_oss,
@@ -44,23 +45,21 @@ static const char *const kind_names[BR_KIND__CNT] = {
     [BR_KIND_TEST]        = "test",
     [BR_KIND_OTHER]       = "other",
 };
+/* clang-format on */
 
-const char *br_dialect_name(enum br_dialect dialect)
-{
+const char *br_dialect_name(enum br_dialect dialect) {
         if ((unsigned)dialect >= BR_DIALECT__CNT)
                 return "unknown";
         return dialect_names[dialect];
 }
 
-const char *br_kind_name(enum br_event_kind kind)
-{
+const char *br_kind_name(enum br_event_kind kind) {
         if ((unsigned)kind >= BR_KIND__CNT)
                 return "unknown";
         return kind_names[kind];
 }
 
-int br_kind_parse(const char *name)
-{
+int br_kind_parse(const char *name) {
         int k;
 
         if (!name)
@@ -84,13 +83,11 @@ struct br_strblock {
         char data[];
 };
 
-void br_event_list_init(struct br_event_list *list)
-{
+void br_event_list_init(struct br_event_list *list) {
         memset(list, 0, sizeof(*list));
 }
 
-void br_event_list_clear(struct br_event_list *list)
-{
+void br_event_list_clear(struct br_event_list *list) {
         struct br_strblock *b, *next, *keep = NULL;
 
         if (!list)
@@ -113,8 +110,7 @@ void br_event_list_clear(struct br_event_list *list)
         list->oom     = 0;
 }
 
-void br_event_list_free(struct br_event_list *list)
-{
+void br_event_list_free(struct br_event_list *list) {
         if (!list)
                 return;
         br_event_list_clear(list);
@@ -126,8 +122,7 @@ void br_event_list_free(struct br_event_list *list)
 }
 
 struct br_object_event *br_event_list_add(struct br_event_list *list,
-                                          int index)
-{
+                                          int index) {
         struct br_object_event *ev;
 
         if (list->cnt == list->cap) {
@@ -149,8 +144,7 @@ struct br_object_event *br_event_list_add(struct br_event_list *list,
         return ev;
 }
 
-char *br_event_list_alloc(struct br_event_list *list, size_t n)
-{
+char *br_event_list_alloc(struct br_event_list *list, size_t n) {
         struct br_strblock *b = list->strings;
         char *p;
 
@@ -172,8 +166,7 @@ char *br_event_list_alloc(struct br_event_list *list, size_t n)
         return p;
 }
 
-void br_event_list_trim(struct br_event_list *list, char *p, size_t used)
-{
+void br_event_list_trim(struct br_event_list *list, char *p, size_t used) {
         struct br_strblock *b = list->strings;
 
         /* only the latest reservation can shrink: it ends the head block */
@@ -183,8 +176,7 @@ void br_event_list_trim(struct br_event_list *list, char *p, size_t used)
 }
 
 char *br_event_list_strdup(struct br_event_list *list, const char *s,
-                           size_t len)
-{
+                           size_t len) {
         char *p = br_event_list_alloc(list, len + 1);
 
         if (!p)
@@ -195,8 +187,7 @@ char *br_event_list_strdup(struct br_event_list *list, const char *s,
 }
 
 void br_event_reject(struct br_event_list *list, struct br_object_event *ev,
-                     const char *fmt, ...)
-{
+                     const char *fmt, ...) {
         char buf[512];
         va_list ap;
         int n;
@@ -214,16 +205,14 @@ void br_event_reject(struct br_event_list *list, struct br_object_event *ev,
 /* --- strict parsing ---------------------------------------------------- */
 
 /* True when some byte of w is below 0x20 (bit hack: exact for "any"). */
-#define HAS_CTRL(w)                                                            \
-        (((w)-0x2020202020202020ULL) & ~(w)&0x8080808080808080ULL)
+#define HAS_CTRL(w) (((w)-0x2020202020202020ULL) & ~(w)&0x8080808080808080ULL)
 
 /* Offset of the first raw control character JSON never allows (bytes
  * below 0x20 other than tab, LF, CR), or len.  json-c lets them through
  * inside strings and stops at a NUL as if the input ended there. */
-static size_t ctrl_check(const char *s, size_t len)
-{
+static size_t ctrl_check(const char *s, size_t len) {
         const unsigned char *p = (const unsigned char *)s;
-        size_t i = 0;
+        size_t i               = 0;
         uint64_t w;
 
         for (;;) {
@@ -235,8 +224,7 @@ static size_t ctrl_check(const char *s, size_t len)
                 }
                 if (i >= len)
                         return len;
-                if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' &&
-                    p[i] != '\r')
+                if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
                         return i;
                 i++;
                 /* the word had a tab/LF/CR: rescan from the next byte */
@@ -246,8 +234,7 @@ static size_t ctrl_check(const char *s, size_t len)
 /* On the error path only: whether buf[0..end) alone is a complete
  * document, so the unexpected character is trailing data. */
 static int complete_before(struct json_tokener *tok, const char *buf,
-                           size_t end)
-{
+                           size_t end) {
         struct json_object *obj;
         int ok;
 
@@ -263,9 +250,7 @@ static int complete_before(struct json_tokener *tok, const char *buf,
 
 int br_json_parse(struct br_event_list *list, const char *buf, size_t len,
                   const struct br_parse_limits *limits,
-                  struct json_object **root, char *errstr,
-                  size_t errstr_size)
-{
+                  struct json_object **root, char *errstr, size_t errstr_size) {
         struct json_tokener *tok;
         struct json_object *obj = NULL;
         enum json_tokener_error jerr;
@@ -366,8 +351,7 @@ int br_json_parse(struct br_event_list *list, const char *buf, size_t len,
         }
         /* json-c gives NULL for a JSON null */
         if (!json_object_is_type(obj, json_type_object)) {
-                snprintf(errstr, errstr_size,
-                         "expected a JSON object, got %s",
+                snprintf(errstr, errstr_size, "expected a JSON object, got %s",
                          json_type_to_name(json_object_get_type(obj)));
                 goto fail;
         }
@@ -383,8 +367,7 @@ int br_adapters_parse(const char *buf, size_t len,
                       const struct br_parse_limits *limits,
                       struct br_event_list *out,
                       const struct br_adapter **adapter_out, char *errstr,
-                      size_t errstr_size)
-{
+                      size_t errstr_size) {
         const struct br_adapter *const *a;
         struct json_object *root = NULL;
         char why[512];
@@ -406,7 +389,7 @@ int br_adapters_parse(const char *buf, size_t len,
         }
         *adapter_out = *a;
         why[0]       = '\0';
-        rc = (*a)->extract(root, limits, out, why, sizeof(why));
+        rc           = (*a)->extract(root, limits, out, why, sizeof(why));
         if (out->oom) {
                 snprintf(errstr, errstr_size, "out of memory");
                 rc = -1;

@@ -20,8 +20,7 @@
 /* Compact, and "/" as is: keys are paths (FORMATS.md 7, canonical form). */
 #define BODY_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-const char *br_dlq_class_name(enum br_dlq_class cls)
-{
+const char *br_dlq_class_name(enum br_dlq_class cls) {
         switch (cls) {
         case BR_DLQ_MALFORMED:
                 return "malformed";
@@ -39,14 +38,12 @@ const char *br_dlq_class_name(enum br_dlq_class cls)
 
 /* Adds val under a literal key; a failed add leaves val ours to drop. */
 static int add(struct json_object *obj, const char *key,
-               struct json_object *val)
-{
+               struct json_object *val) {
         if (!val)
                 return -1;
         if (json_object_object_add_ex(obj, key, val,
                                       JSON_C_OBJECT_ADD_KEY_IS_NEW |
-                                          JSON_C_OBJECT_KEY_IS_CONSTANT) !=
-            0) {
+                                          JSON_C_OBJECT_KEY_IS_CONSTANT) != 0) {
                 json_object_put(val);
                 return -1;
         }
@@ -55,9 +52,8 @@ static int add(struct json_object *obj, const char *key,
 
 /* The metadata object: {"s3":{"object":{"key":K}}}, the same under "oss",
  * or {"Name":K} (FORMATS.md 5.1, one per MDSS storage unit type). */
-static struct json_object *metadata_new(enum br_format format,
-                                        const char *key, size_t key_len)
-{
+static struct json_object *metadata_new(enum br_format format, const char *key,
+                                        size_t key_len) {
         struct json_object *inner = json_object_new_object();
         struct json_object *s3 = NULL, *obj = NULL;
 
@@ -70,9 +66,8 @@ static struct json_object *metadata_new(enum br_format format,
                 return inner;
         }
         obj = json_object_new_object();
-        if (!obj ||
-            add(obj, "key", json_object_new_string_len(key, (int)key_len)) ==
-                -1)
+        if (!obj || add(obj, "key",
+                        json_object_new_string_len(key, (int)key_len)) == -1)
                 goto fail;
         s3 = json_object_new_object();
         if (!s3 || add(s3, "object", obj) == -1) {
@@ -94,8 +89,7 @@ fail:
 
 char *br_body_new(enum br_format format, const char *storage_client_id,
                   const char *scan_id, const char *key, size_t key_len,
-                  size_t *len_out)
-{
+                  size_t *len_out) {
         struct json_object *inner = NULL, *body = NULL;
         const char *text;
         size_t text_len;
@@ -107,8 +101,7 @@ char *br_body_new(enum br_format format, const char *storage_client_id,
         body  = json_object_new_object();
         if (!inner || !body)
                 goto done;
-        text = json_object_to_json_string_length(inner, BODY_FLAGS,
-                                                  &text_len);
+        text = json_object_to_json_string_length(inner, BODY_FLAGS, &text_len);
         /* MDSS reads metadata as JSON inside a string: serialise the inner
          * object, then add the text as a string member */
         if (!text ||
@@ -136,14 +129,12 @@ done:
 
 /* --- plan ---------------------------------------------------------------- */
 
-void br_plan_init(struct br_plan *plan)
-{
+void br_plan_init(struct br_plan *plan) {
         memset(plan, 0, sizeof(*plan));
         br_event_list_init(&plan->events);
 }
 
-void br_plan_clear(struct br_plan *plan)
-{
+void br_plan_clear(struct br_plan *plan) {
         size_t i;
 
         if (!plan)
@@ -161,8 +152,7 @@ void br_plan_clear(struct br_plan *plan)
         br_event_list_clear(&plan->events);
 }
 
-void br_plan_free(struct br_plan *plan)
-{
+void br_plan_free(struct br_plan *plan) {
         if (!plan)
                 return;
         br_plan_clear(plan);
@@ -174,8 +164,7 @@ void br_plan_free(struct br_plan *plan)
         br_plan_init(plan);
 }
 
-static char *dup_n(const char *s, size_t len)
-{
+static char *dup_n(const char *s, size_t len) {
         char *p = malloc(len + 1);
 
         if (p) {
@@ -185,15 +174,13 @@ static char *dup_n(const char *s, size_t len)
         return p;
 }
 
-static char *dup_opt(const char *s)
-{
+static char *dup_opt(const char *s) {
         return s ? dup_n(s, strlen(s)) : NULL;
 }
 
 static struct br_plan_item *item_add(struct br_plan *plan,
                                      enum br_plan_action action, int record,
-                                     enum br_event_kind kind)
-{
+                                     enum br_event_kind kind) {
         struct br_plan_item *it;
 
         if (plan->cnt == plan->cap) {
@@ -216,8 +203,7 @@ static struct br_plan_item *item_add(struct br_plan *plan,
 /* Copies the event's bucket and key into the item (the consumer takes
  * them; the event list is reused for the next message). */
 static int item_names(struct br_plan_item *it,
-                      const struct br_object_event *ev)
-{
+                      const struct br_object_event *ev) {
         if (ev->bucket && !(it->bucket = dup_opt(ev->bucket)))
                 return -1;
         if (ev->key && !(it->key = dup_n(ev->key, ev->key_len)))
@@ -227,8 +213,7 @@ static int item_names(struct br_plan_item *it,
 
 /* Keeps the catch-all route in step with the override's strings. */
 static int catchall_set(struct br_plan *plan, const struct br_conf *conf,
-                        const struct br_plan_override *ov)
-{
+                        const struct br_plan_override *ov) {
         struct br_route *r = &plan->catchall;
 
         if (!r->storage_client_id ||
@@ -248,8 +233,7 @@ static int catchall_set(struct br_plan *plan, const struct br_conf *conf,
 }
 
 static void limits_from(const struct br_conf *conf,
-                        struct br_parse_limits *lim)
-{
+                        struct br_parse_limits *lim) {
         if (!conf) {
                 lim->max_message_bytes = DEF_MAX_MESSAGE_BYTES;
                 lim->max_depth         = DEF_MAX_DEPTH;
@@ -260,10 +244,9 @@ static void limits_from(const struct br_conf *conf,
         lim->max_message_bytes = conf->limits.max_message_bytes > 0
                                      ? (size_t)conf->limits.max_message_bytes
                                      : 0;
-        lim->max_depth   = conf->limits.max_depth;
-        lim->max_records = conf->limits.max_records > 0
-                               ? (size_t)conf->limits.max_records
-                               : 0;
+        lim->max_depth         = conf->limits.max_depth;
+        lim->max_records =
+            conf->limits.max_records > 0 ? (size_t)conf->limits.max_records : 0;
         lim->max_key_bytes = conf->limits.max_key_bytes > 0
                                  ? (size_t)conf->limits.max_key_bytes
                                  : 0;
@@ -271,8 +254,7 @@ static void limits_from(const struct br_conf *conf,
 
 static int plan_event(struct br_plan *plan, const struct br_conf *conf,
                       const struct br_plan_override *ov,
-                      const struct br_object_event *ev)
-{
+                      const struct br_object_event *ev) {
         unsigned conf_events = conf ? conf->events : BR_KIND_DEFAULT_SET;
         const struct br_route *route;
         struct br_plan_item *it;
@@ -309,9 +291,9 @@ static int plan_event(struct br_plan *plan, const struct br_conf *conf,
                 if (!it)
                         return -1;
                 it->cls = BR_DLQ_NO_ROUTE;
-                snprintf(why, sizeof(why), "no route for bucket %s",
-                         br_quote(q, sizeof(q), ev->bucket,
-                                  strlen(ev->bucket)));
+                snprintf(
+                    why, sizeof(why), "no route for bucket %s",
+                    br_quote(q, sizeof(q), ev->bucket, strlen(ev->bucket)));
                 if (!(it->reason = dup_opt(why)))
                         return -1;
                 return item_names(it, ev);
@@ -329,8 +311,8 @@ static int plan_event(struct br_plan *plan, const struct br_conf *conf,
                         return -1;
                 return item_names(it, ev);
         }
-        format  = ov && ov->format >= 0 ? (enum br_format)ov->format
-                                        : route->format;
+        format =
+            ov && ov->format >= 0 ? (enum br_format)ov->format : route->format;
         scan_id = ov && ov->scan_id ? ov->scan_id : route->scan_id;
         if (format == BR_FORMAT_AUTO)
                 format = ev->dialect == BR_DIALECT_ALIBABA_OSS
@@ -349,8 +331,7 @@ static int plan_event(struct br_plan *plan, const struct br_conf *conf,
 
 int br_plan_message(const struct br_conf *conf,
                     const struct br_plan_override *override, const char *buf,
-                    size_t len, struct br_plan *plan)
-{
+                    size_t len, struct br_plan *plan) {
         const struct br_adapter *adapter = NULL;
         struct br_parse_limits limits;
         struct br_plan_item *it;

@@ -19,9 +19,9 @@ enum br_dlq_class {
 const char *br_dlq_class_name(enum br_dlq_class cls);
 
 enum br_plan_action {
-        BR_PLAN_POST,   /* body is ready for route's endpoint */
-        BR_PLAN_SKIP,   /* not in the forward set: count, do nothing */
-        BR_PLAN_REJECT  /* dead-letter with reason and class */
+        BR_PLAN_POST,  /* body is ready for route's endpoint */
+        BR_PLAN_SKIP,  /* not in the forward set: count, do nothing */
+        BR_PLAN_REJECT /* dead-letter with reason and class */
 };
 
 struct br_plan_item {
@@ -29,19 +29,19 @@ struct br_plan_item {
         int record;                   /* -1: the whole message */
         const struct br_route *route; /* POST: borrowed from conf */
         enum br_event_kind kind;
-        enum br_dlq_class cls;        /* REJECT */
-        char *reason;                 /* REJECT: owned */
-        char *body;                   /* POST: owned, NUL-terminated */
+        enum br_dlq_class cls; /* REJECT */
+        char *reason;          /* REJECT: owned */
+        char *body;            /* POST: owned, NUL-terminated */
         size_t body_len;
-        char *bucket;                 /* owned, may be NULL on REJECT */
-        char *key;                    /* owned decoded key, may be NULL */
+        char *bucket; /* owned, may be NULL on REJECT */
+        char *key;    /* owned decoded key, may be NULL */
 };
 
 struct br_plan {
         struct br_plan_item *items;
         size_t cnt;
         size_t cap;
-        const char *dialect; /* adapter name, NULL when unparsed */
+        const char *dialect;         /* adapter name, NULL when unparsed */
         struct br_event_list events; /* scratch, reused */
         /* override->storage_client_id: the catch-all route every event
          * takes; its strings are owned by the plan (br_plan_free) */

@@ -59,8 +59,7 @@ struct opts {
 /* "--name VALUE" or "--name=VALUE" (and "-c VALUE"); 1 when arg is this
  * option, -1 when its value is missing or empty. */
 static int opt_value(int argc, char **argv, int *i, const char *name,
-                     const char **val)
-{
+                     const char **val) {
         const char *arg = argv[*i];
         size_t n        = strlen(name);
 
@@ -78,8 +77,7 @@ static int opt_value(int argc, char **argv, int *i, const char *name,
         return **val ? 1 : -1;
 }
 
-static int parse_format(const char *s)
-{
+static int parse_format(const char *s) {
         if (!strcmp(s, "s3"))
                 return BR_FORMAT_S3;
         if (!strcmp(s, "alibaba"))
@@ -92,8 +90,7 @@ static int parse_format(const char *s)
 static int usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
-static int usage_error(const char *fmt, ...)
-{
+static int usage_error(const char *fmt, ...) {
         va_list ap;
 
         fputs("transform: ", stderr);
@@ -105,8 +102,7 @@ static int usage_error(const char *fmt, ...)
 }
 
 /* Returns -1 to go on, else the exit code (help: 0, errors: 2). */
-static int parse_args(int argc, char **argv, struct opts *o)
-{
+static int parse_args(int argc, char **argv, struct opts *o) {
         const char *val = NULL;
         int i, rc, files_only = 0;
 
@@ -134,12 +130,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 if ((rc = opt_value(argc, argv, &i, "-c", &val)) != 0 ||
                     (rc = opt_value(argc, argv, &i, "--config", &val)) != 0) {
                         if (rc == -1)
-                                return usage_error("%s needs a file name",
-                                                   arg);
+                                return usage_error("%s needs a file name", arg);
                         o->config = val;
                 } else if ((rc = opt_value(argc, argv, &i,
-                                           "--storage-client-id", &val)) !=
-                           0) {
+                                           "--storage-client-id", &val)) != 0) {
                         if (rc == -1)
                                 return usage_error("%s needs an id", arg);
                         o->ov.storage_client_id = val;
@@ -148,8 +142,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         if (rc == -1)
                                 return usage_error("%s needs an id", arg);
                         o->ov.scan_id = val;
-                } else if ((rc = opt_value(argc, argv, &i, "--format",
-                                           &val)) != 0) {
+                } else if ((rc = opt_value(argc, argv, &i, "--format", &val)) !=
+                           0) {
                         if (rc == -1)
                                 return usage_error("%s needs a value", arg);
                         o->ov.format = parse_format(val);
@@ -169,11 +163,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
  * oversized one is known without holding it.  *total is its size when
  * known (regular files), else the bytes read. */
 static int read_value(const char *path, size_t cap, char **buf_out,
-                      size_t *len_out, size_t *total)
-{
-        int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+                      size_t *len_out, size_t *total) {
+        int fd     = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
         size_t len = 0, size = 0, want = cap ? cap + 1 : (size_t)-1;
-        char *buf  = NULL;
+        char *buf = NULL;
         struct stat st;
         ssize_t n;
 
@@ -226,8 +219,7 @@ fail:
  * when memory ran out. */
 static int transform_one(const struct br_conf *conf,
                          const struct br_plan_override *ov, const char *name,
-                         const char *buf, size_t len, struct br_plan *plan)
-{
+                         const char *buf, size_t len, struct br_plan *plan) {
         int rejects = 0;
         size_t i;
 
@@ -242,9 +234,8 @@ static int transform_one(const struct br_conf *conf,
                 } else if (it->action == BR_PLAN_REJECT) {
                         rejects++;
                         if (it->record >= 0)
-                                fprintf(stderr,
-                                        "%s: rejected: record %d: %s\n", name,
-                                        it->record, it->reason);
+                                fprintf(stderr, "%s: rejected: record %d: %s\n",
+                                        name, it->record, it->reason);
                         else
                                 fprintf(stderr, "%s: rejected: %s\n", name,
                                         it->reason);
@@ -254,10 +245,9 @@ static int transform_one(const struct br_conf *conf,
         return rejects;
 }
 
-int br_transform_main(int argc, char **argv)
-{
-        struct opts o            = {0};
-        struct br_conf *conf     = NULL;
+int br_transform_main(int argc, char **argv) {
+        struct opts o        = {0};
+        struct br_conf *conf = NULL;
         struct br_plan plan;
         char errstr[4096];
         size_t i, cap;

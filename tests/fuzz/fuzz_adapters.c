@@ -17,25 +17,24 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char conf_yaml[] =
-    "events: [created, removed]\n"
-    "limits:\n"
-    "  max_message_bytes: 64K\n"
-    "  max_depth: 16\n"
-    "  max_records: 50\n"
-    "  max_key_bytes: 256\n"
-    "routes:\n"
-    "  - bucket: \"up*\"\n"
-    "    prefix: in\n"
-    "    storage_client_id: sc-in\n"
-    "    scan_id: s1\n"
-    "  - bucket: \"*\"\n"
-    "    suffix: .pdf\n"
-    "    storage_client_id: sc-pdf\n"
-    "    format: generic\n"
-    "  - bucket: acme-oss\n"
-    "    storage_client_id: sc-oss\n"
-    "    events: [created, part]\n";
+static const char conf_yaml[] = "events: [created, removed]\n"
+                                "limits:\n"
+                                "  max_message_bytes: 64K\n"
+                                "  max_depth: 16\n"
+                                "  max_records: 50\n"
+                                "  max_key_bytes: 256\n"
+                                "routes:\n"
+                                "  - bucket: \"up*\"\n"
+                                "    prefix: in\n"
+                                "    storage_client_id: sc-in\n"
+                                "    scan_id: s1\n"
+                                "  - bucket: \"*\"\n"
+                                "    suffix: .pdf\n"
+                                "    storage_client_id: sc-pdf\n"
+                                "    format: generic\n"
+                                "  - bucket: acme-oss\n"
+                                "    storage_client_id: sc-oss\n"
+                                "    events: [created, part]\n";
 
 #define CHECK(cond)                                                            \
         do {                                                                   \
@@ -46,8 +45,7 @@ static const char conf_yaml[] =
                 }                                                              \
         } while (0)
 
-static struct json_object *parse_exact(const char *s, size_t len)
-{
+static struct json_object *parse_exact(const char *s, size_t len) {
         struct json_tokener *tok = json_tokener_new();
         struct json_object *o;
 
@@ -60,8 +58,7 @@ static struct json_object *parse_exact(const char *s, size_t len)
 }
 
 /* The body holds the item's key in the form asked for. */
-static void check_body(const struct br_plan_item *it, const char *scid)
-{
+static void check_body(const struct br_plan_item *it, const char *scid) {
         struct json_object *b, *m, *v, *k = NULL;
 
         CHECK(it->body && it->key && it->route);
@@ -80,15 +77,13 @@ static void check_body(const struct br_plan_item *it, const char *scid)
                 CHECK(json_object_object_get_ex(v, "key", &k));
         }
         CHECK((size_t)json_object_get_string_len(k) == strlen(it->key));
-        CHECK(memcmp(json_object_get_string(k), it->key, strlen(it->key)) ==
-              0);
+        CHECK(memcmp(json_object_get_string(k), it->key, strlen(it->key)) == 0);
         json_object_put(m);
         json_object_put(b);
 }
 
 static void check_plan(const struct br_plan *plan, const char *scid,
-                       size_t max_key)
-{
+                       size_t max_key) {
         size_t i;
 
         for (i = 0; i < plan->cnt; i++) {
@@ -116,8 +111,7 @@ static void check_plan(const struct br_plan *plan, const char *scid,
         }
 }
 
-static void check_decode(const char *in, size_t len)
-{
+static void check_decode(const char *in, size_t len) {
         char *out = malloc(len ? len : 1), err[256];
         size_t n  = 0;
 
@@ -132,19 +126,17 @@ static void check_decode(const char *in, size_t len)
         free(out);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* loaded once: YAML parsing per input would dominate */
         static struct br_conf *conf;
         struct br_plan_override ov = {"sc-fuzz", -1, NULL};
-        const char *buf = (const char *)data;
+        const char *buf            = (const char *)data;
         struct br_plan plan;
         char err[2048];
 
         if (!conf) {
-                conf = br_conf_load(conf_yaml, sizeof(conf_yaml) - 1,
-                                    "<fuzz>", BR_CONF_F_PARTIAL, err,
-                                    sizeof(err));
+                conf = br_conf_load(conf_yaml, sizeof(conf_yaml) - 1, "<fuzz>",
+                                    BR_CONF_F_PARTIAL, err, sizeof(err));
                 if (!conf) {
                         fprintf(stderr, "fuzz_adapters: %s\n", err);
                         abort();

@@ -26,20 +26,17 @@ struct res {
 };
 
 static void parse_lim(struct res *r, const char *buf, size_t len,
-                      const struct br_parse_limits *limits)
-{
+                      const struct br_parse_limits *limits) {
         r->err[0] = '\0';
-        r->rc = br_adapters_parse(buf, len, limits, &r->l, &r->a, r->err,
-                                  sizeof(r->err));
+        r->rc     = br_adapters_parse(buf, len, limits, &r->l, &r->a, r->err,
+                                      sizeof(r->err));
 }
 
-static void parse(struct res *r, const char *json)
-{
+static void parse(struct res *r, const char *json) {
         parse_lim(r, json, strlen(json), &lim);
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
         struct res *r = calloc(1, sizeof(*r));
 
         if (!r)
@@ -49,8 +46,7 @@ static int setup(void **state)
         return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
         struct res *r = *state;
 
         br_event_list_free(&r->l);
@@ -59,8 +55,7 @@ static int teardown(void **state)
 }
 
 /* Expects success with n events from adapter name. */
-static void ok(struct res *r, const char *name, size_t n)
-{
+static void ok(struct res *r, const char *name, size_t n) {
         if (r->rc != 0)
                 fail_msg("parse failed: %s", r->err);
         assert_non_null(r->a);
@@ -69,8 +64,7 @@ static void ok(struct res *r, const char *name, size_t n)
 }
 
 /* Expects a message-level failure whose reason is exactly want. */
-static void refused(struct res *r, const char *want)
-{
+static void refused(struct res *r, const char *want) {
         assert_int_equal(r->rc, -1);
         assert_string_equal(r->err, want);
         assert_int_equal(r->l.cnt, 0);
@@ -84,13 +78,15 @@ static void refused(struct res *r, const char *want)
         "\"responseElements\":{\"x-amz-request-id\":\"182CA136FB6E4A11\"},"    \
         "\"s3\":{\"s3SchemaVersion\":\"1.0\",\"configurationId\":\"Config\","  \
         "\"bucket\":{\"name\":\"uploads\",\"ownerIdentity\":{\"principalId\":" \
-        "\"svc\"},\"arn\":\"arn:aws:s3:::uploads\"},\"object\":{\"key\":\""    \
-        key "\"" object_extra ",\"sequencer\":\"182CA136FB41B668\"}},"         \
-        "\"source\":{\"host\":\"10.0.0.1\",\"port\":\"\",\"userAgent\":\"mc\"}}"
+        "\"svc\"},\"arn\":\"arn:aws:s3:::uploads\"},\"object\":{\"key\":"      \
+        "\"" key "\"" object_extra ",\"sequencer\":\"182CA136FB41B668\"}},"    \
+        "\"source\":{\"host\":\"10.0.0.1\",\"port\":\"\",\"userAgent\":"       \
+        "\"mc\"}}"
 
 #define MINIO(name, key, extra)                                                \
-        "{\"EventName\":\"" name "\",\"Key\":\"uploads/x\",\"Records\":["      \
-        MINIO_REC(name, key, extra) "]}"
+        "{\"EventName\":\"" name                                               \
+        "\",\"Key\":\"uploads/x\",\"Records\":[" MINIO_REC(name, key,          \
+                                                           extra) "]}"
 
 #define CEPH_REC(name, key, object_extra)                                      \
         "{\"eventVersion\":\"2.2\",\"eventSource\":\"ceph:s3\",\"awsRegion\":" \
@@ -140,8 +136,7 @@ static void refused(struct res *r, const char *want)
 
 /* --- MinIO -------------------------------------------------------------- */
 
-static void test_minio_put(void **state)
-{
+static void test_minio_put(void **state) {
         struct res *r = *state;
         const struct br_object_event *ev;
 
@@ -168,8 +163,7 @@ static void test_minio_put(void **state)
 }
 
 /* A delete carries no size or eTag (FORMATS.md 1.1). */
-static void test_minio_delete_minimal_object(void **state)
-{
+static void test_minio_delete_minimal_object(void **state) {
         struct res *r = *state;
 
         parse(r, MINIO("s3:ObjectRemoved:Delete", "tmp%2Fstale.csv", ""));
@@ -183,8 +177,7 @@ static void test_minio_delete_minimal_object(void **state)
 
 /* ILM transition: requestParameters null, empty region (FORMATS.md 1.4);
  * also found by eventSource without the top-level envelope. */
-static void test_minio_ilm_nulls(void **state)
-{
+static void test_minio_ilm_nulls(void **state) {
         struct res *r = *state;
 
         parse(r, "{\"Records\":[{\"eventVersion\":\"2.0\",\"eventSource\":"
@@ -204,8 +197,7 @@ static void test_minio_ilm_nulls(void **state)
         assert_null(r->l.v[0].etag);
 }
 
-static void test_minio_bad_keys(void **state)
-{
+static void test_minio_bad_keys(void **state) {
         struct res *r = *state;
 
         parse(r, MINIO("s3:ObjectCreated:Put", "100%.pdf", ""));
@@ -237,8 +229,7 @@ static void test_minio_bad_keys(void **state)
                             "byte 1");
 }
 
-static void test_minio_missing_fields(void **state)
-{
+static void test_minio_missing_fields(void **state) {
         struct res *r = *state;
 
         parse(r, "{\"EventName\":\"s3:ObjectCreated:Put\",\"Key\":\"u/x\","
@@ -290,8 +281,7 @@ static void test_minio_missing_fields(void **state)
 }
 
 /* Bucket events name no object: no key, not a reject. */
-static void test_minio_bucket_event(void **state)
-{
+static void test_minio_bucket_event(void **state) {
         struct res *r = *state;
 
         parse(r, MINIO("s3:BucketCreated:*", "", ""));
@@ -302,9 +292,8 @@ static void test_minio_bucket_event(void **state)
         assert_string_equal(r->l.v[0].bucket, "uploads");
 }
 
-static void test_minio_key_limits(void **state)
-{
-        struct res *r = *state;
+static void test_minio_key_limits(void **state) {
+        struct res *r              = *state;
         struct br_parse_limits big = lim;
         char *msg, *p;
         size_t i;
@@ -337,8 +326,7 @@ static void test_minio_key_limits(void **state)
 }
 
 /* 4-byte UTF-8 (emoji) escaped by QueryEscape. */
-static void test_minio_emoji(void **state)
-{
+static void test_minio_emoji(void **state) {
         struct res *r = *state;
 
         parse(r, MINIO("s3:ObjectCreated:Put", "photos%2F%F0%9F%90%B1+cat.jpg",
@@ -349,8 +337,7 @@ static void test_minio_emoji(void **state)
 
 /* --- Ceph --------------------------------------------------------------- */
 
-static void test_ceph_raw_keys(void **state)
-{
+static void test_ceph_raw_keys(void **state) {
         struct res *r = *state;
 
         parse(r, "{\"Records\":[" CEPH_REC("ObjectCreated:Put",
@@ -370,8 +357,7 @@ static void test_ceph_raw_keys(void **state)
         assert_string_equal(r->l.v[0].event_name, "ObjectCreated:Put");
 }
 
-static void test_ceph_size_forms(void **state)
-{
+static void test_ceph_size_forms(void **state) {
         struct res *r = *state;
 
         parse(r, "{\"Records\":[" CEPH_REC("ObjectCreated:Put", "a",
@@ -395,8 +381,7 @@ static void test_ceph_size_forms(void **state)
         assert_int_equal(r->l.v[0].size, -1);
 }
 
-static void test_ceph_bad_key(void **state)
-{
+static void test_ceph_bad_key(void **state) {
         struct res *r = *state;
 
         parse(r, "{\"Records\":[{\"eventSource\":\"ceph:s3\",\"eventName\":"
@@ -419,14 +404,16 @@ static void test_ceph_bad_key(void **state)
 
 /* --- AWS S3 --------------------------------------------------------------- */
 
-static void test_aws_multi_record(void **state)
-{
+static void test_aws_multi_record(void **state) {
         struct res *r = *state;
 
-        parse(r, "{\"Records\":[" AWS_REC("ObjectCreated:Put", "a/one+1.txt")
-                 "," AWS_REC("ObjectRemoved:Delete", "b%2Ftwo.txt") "," AWS_REC(
-                     "ObjectCreated:CompleteMultipartUpload",
-                     "c/three%E2%82%AC.bin") "]}");
+        parse(
+            r,
+            "{\"Records\":[" AWS_REC("ObjectCreated:Put", "a/one+1.txt") "," AWS_REC(
+                "ObjectRemoved:Delete",
+                "b%2Ftwo.txt") "," AWS_REC("ObjectCreated:"
+                                           "CompleteMultipartUpload",
+                                           "c/three%E2%82%AC.bin") "]}");
         ok(r, "aws_s3", 3);
         assert_string_equal(r->l.v[0].key, "a/one 1.txt");
         assert_string_equal(r->l.v[1].key, "b/two.txt");
@@ -439,13 +426,11 @@ static void test_aws_multi_record(void **state)
         assert_int_equal(r->l.v[2].record, 2);
         assert_int_equal(r->l.v[2].dialect, BR_DIALECT_AWS_S3);
         assert_int_equal(r->l.v[0].size, 1048576);
-        assert_string_equal(r->l.v[0].etag,
-                            "d41d8cd98f00b204e9800998ecf8427e");
+        assert_string_equal(r->l.v[0].etag, "d41d8cd98f00b204e9800998ecf8427e");
         assert_null(r->l.v[0].version_id);
 }
 
-static void test_aws_test_event(void **state)
-{
+static void test_aws_test_event(void **state) {
         struct res *r = *state;
 
         parse(r, "{\"Service\":\"Amazon S3\",\"Event\":\"s3:TestEvent\","
@@ -462,8 +447,7 @@ static void test_aws_test_event(void **state)
                    "\"s3:Other\"");
 }
 
-static void test_aws_sns(void **state)
-{
+static void test_aws_sns(void **state) {
         struct res *r = *state;
 
         parse(r, "{\"Type\":\"Notification\",\"MessageId\":\"22b80b92\","
@@ -506,8 +490,7 @@ static void test_aws_sns(void **state)
                    "notification");
 }
 
-static void test_records_unknown_source(void **state)
-{
+static void test_records_unknown_source(void **state) {
         struct res *r = *state;
 
         parse(r, "{\"Records\":[{\"eventSource\":\"foo:s3\",\"eventName\":"
@@ -523,8 +506,9 @@ static void test_records_unknown_source(void **state)
         assert_string_equal(r->l.v[0].reject,
                             "Records[0].eventSource: missing");
         /* each record is read per its own source */
-        parse(r, "{\"Records\":[" AWS_REC("ObjectCreated:Put", "a+b") "," CEPH_REC(
-                     "ObjectCreated:Put", "a+b", "") "]}");
+        parse(r,
+              "{\"Records\":[" AWS_REC("ObjectCreated:Put", "a+b") "," CEPH_REC(
+                  "ObjectCreated:Put", "a+b", "") "]}");
         ok(r, "aws_s3", 2);
         assert_string_equal(r->l.v[0].key, "a b");
         assert_string_equal(r->l.v[1].key, "a+b");
@@ -533,9 +517,8 @@ static void test_records_unknown_source(void **state)
         ok(r, "aws_s3", 0);
 }
 
-static void test_records_message_level(void **state)
-{
-        struct res *r = *state;
+static void test_records_message_level(void **state) {
+        struct res *r              = *state;
         struct br_parse_limits two = lim;
 
         parse(r, "{\"EventName\":\"s3:ObjectCreated:Put\",\"Key\":\"u/x\","
@@ -549,10 +532,11 @@ static void test_records_message_level(void **state)
 
         two.max_records = 2;
         {
-                static const char m[] =
-                    "{\"Records\":[" AWS_REC("ObjectCreated:Put", "a") "," AWS_REC(
-                        "ObjectCreated:Put",
-                        "b") "," AWS_REC("ObjectCreated:Put", "c") "]}";
+                static const char m[] = "{\"Records\":[" AWS_REC(
+                    "ObjectCreated:Put",
+                    "a") "," AWS_REC("ObjectCreated:Put",
+                                     "b") "," AWS_REC("ObjectCreated:Put",
+                                                      "c") "]}";
                 parse_lim(r, m, sizeof(m) - 1, &two);
                 refused(r, "aws_s3: Records: 3 records exceed "
                            "limits.max_records (2)");
@@ -561,8 +545,7 @@ static void test_records_message_level(void **state)
 
 /* --- EventBridge ---------------------------------------------------------- */
 
-static void test_eventbridge(void **state)
-{
+static void test_eventbridge(void **state) {
         struct res *r = *state;
 
         parse(r, EB("Object Created", "scans/march invoice+copy%20.pdf"));
@@ -593,13 +576,18 @@ static void test_eventbridge(void **state)
 
 /* --- Alibaba OSS ---------------------------------------------------------- */
 
-static void test_oss(void **state)
-{
+static void test_oss(void **state) {
         struct res *r = *state;
 
-        parse(r, "{\"events\":[" OSS_REC("ObjectCreated:PutObject",
-                                         "\xE4\xB8\x8A\xE4\xBC\xA0/50%+x.pdf")
-                 "," OSS_REC("ObjectCreated:UploadPart", "big.iso") "]}");
+        parse(
+            r,
+            "{\"events\":[" OSS_REC(
+                "ObjectCreated:PutObject",
+                "\xE4\xB8\x8A\xE4\xBC\xA0/50%+x.pdf") "," OSS_REC("ObjectCreate"
+                                                                  "d:"
+                                                                  "UploadPart",
+                                                                  "big.iso") "]"
+                                                                             "}");
         ok(r, "alibaba_oss", 2);
         assert_int_equal(r->l.v[0].dialect, BR_DIALECT_ALIBABA_OSS);
         assert_int_equal(r->l.v[0].kind, BR_KIND_CREATED);
@@ -607,8 +595,7 @@ static void test_oss(void **state)
                             "\xE4\xB8\x8A\xE4\xBC\xA0/50%+x.pdf");
         assert_string_equal(r->l.v[0].bucket, "acme-oss");
         assert_int_equal(r->l.v[0].size, 122539);
-        assert_string_equal(r->l.v[0].etag,
-                            "688A7BF4F233DC9C88A80BF985AB7329");
+        assert_string_equal(r->l.v[0].etag, "688A7BF4F233DC9C88A80BF985AB7329");
         assert_int_equal(r->l.v[1].kind, BR_KIND_PART);
         assert_int_equal(r->l.v[1].record, 1);
 
@@ -635,8 +622,7 @@ struct kind_case {
 };
 
 static void check_kinds(const char *fmt_open, const char *fmt_close,
-                        const struct kind_case *cases, const char *adapter)
-{
+                        const struct kind_case *cases, const char *adapter) {
         struct res r;
         char msg[4096];
 
@@ -655,8 +641,7 @@ static void check_kinds(const char *fmt_open, const char *fmt_close,
         br_event_list_free(&r.l);
 }
 
-static void test_kinds_minio(void **state)
-{
+static void test_kinds_minio(void **state) {
         static const struct kind_case c[] = {
             {"s3:ObjectCreated:Put", BR_KIND_CREATED},
             {"s3:ObjectCreated:Post", BR_KIND_CREATED},
@@ -674,8 +659,7 @@ static void test_kinds_minio(void **state)
             {"s3:LifecycleDelMarkerExpiration:Delete", BR_KIND_REMOVED},
             {"s3:ObjectAccessed:Get", BR_KIND_ACCESSED},
             {"s3:ObjectAccessed:Head", BR_KIND_ACCESSED},
-            {"s3:Replication:OperationFailedReplication",
-             BR_KIND_REPLICATION},
+            {"s3:Replication:OperationFailedReplication", BR_KIND_REPLICATION},
             {"s3:ObjectRestore:Post", BR_KIND_RESTORE},
             {"s3:ObjectRestore:Completed", BR_KIND_RESTORE},
             {"s3:ObjectTransition:Complete", BR_KIND_LIFECYCLE},
@@ -694,8 +678,7 @@ static void test_kinds_minio(void **state)
                     c, "minio");
 }
 
-static void test_kinds_ceph(void **state)
-{
+static void test_kinds_ceph(void **state) {
         static const struct kind_case c[] = {
             {"ObjectCreated:Put", BR_KIND_CREATED},
             {"ObjectCreated:Post", BR_KIND_CREATED},
@@ -730,8 +713,7 @@ static void test_kinds_ceph(void **state)
                     c, "ceph");
 }
 
-static void test_kinds_aws(void **state)
-{
+static void test_kinds_aws(void **state) {
         static const struct kind_case c[] = {
             {"ObjectCreated:Put", BR_KIND_CREATED},
             {"ObjectCreated:Post", BR_KIND_CREATED},
@@ -763,8 +745,7 @@ static void test_kinds_aws(void **state)
                     c, "aws_s3");
 }
 
-static void test_kinds_eventbridge(void **state)
-{
+static void test_kinds_eventbridge(void **state) {
         static const struct kind_case c[] = {
             {"Object Created", BR_KIND_CREATED},
             {"Object Deleted", BR_KIND_REMOVED},
@@ -787,8 +768,7 @@ static void test_kinds_eventbridge(void **state)
                     c, "aws_eventbridge");
 }
 
-static void test_kinds_oss(void **state)
-{
+static void test_kinds_oss(void **state) {
         static const struct kind_case c[] = {
             {"ObjectCreated:PutObject", BR_KIND_CREATED},
             {"ObjectCreated:PostObject", BR_KIND_CREATED},
@@ -820,9 +800,8 @@ static void test_kinds_oss(void **state)
 
 /* --- whole-message checks ------------------------------------------------- */
 
-static void test_message_level(void **state)
-{
-        struct res *r = *state;
+static void test_message_level(void **state) {
+        struct res *r                = *state;
         struct br_parse_limits small = lim;
         char deep[200];
         int i;
@@ -885,15 +864,14 @@ static void test_message_level(void **state)
 
 /* Lists are reused: strings and events from one message never leak into
  * the next, and big keys take their own block. */
-static void test_list_reuse(void **state)
-{
-        struct res *r = *state;
+static void test_list_reuse(void **state) {
+        struct res *r              = *state;
         struct br_parse_limits big = lim;
         char *msg, *p;
         int round;
 
         big.max_key_bytes = 0; /* unlimited */
-        msg = malloc(20000);
+        msg               = malloc(20000);
         assert_non_null(msg);
         p = msg + sprintf(msg, "{\"Records\":[{\"eventSource\":\"ceph:s3\","
                                "\"eventName\":\"ObjectCreated:Put\",\"s3\":"
@@ -905,9 +883,10 @@ static void test_list_reuse(void **state)
                 parse_lim(r, msg, strlen(msg), &big);
                 ok(r, "ceph", 1);
                 assert_int_equal(r->l.v[0].key_len, 9000);
-                parse(r, "{\"Records\":[" CEPH_REC("ObjectCreated:Put", "x",
-                                                   "") "," CEPH_REC(
-                             "ObjectCreated:Put", "y", "") "]}");
+                parse(r,
+                      "{\"Records\":[" CEPH_REC(
+                          "ObjectCreated:Put", "x",
+                          "") "," CEPH_REC("ObjectCreated:Put", "y", "") "]}");
                 ok(r, "ceph", 2);
                 assert_string_equal(r->l.v[0].key, "x");
                 assert_string_equal(r->l.v[1].key, "y");
@@ -919,8 +898,7 @@ static void test_list_reuse(void **state)
         free(msg);
 }
 
-static void test_names(void **state)
-{
+static void test_names(void **state) {
         const struct br_adapter *const *a;
         int k, n = 0;
 
@@ -937,13 +915,11 @@ static void test_names(void **state)
         assert_string_equal(br_dialect_name(BR_DIALECT__CNT), "unknown");
         /* every dialect has exactly one adapter, named like the dialect */
         for (a = br_adapters; *a; a++, n++)
-                assert_string_equal((*a)->name,
-                                    br_dialect_name((*a)->dialect));
+                assert_string_equal((*a)->name, br_dialect_name((*a)->dialect));
         assert_int_equal(n, BR_DIALECT__CNT);
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
             T(test_minio_put),

@@ -10,8 +10,7 @@
 #include "adapters/decode.h"
 
 /* Decodes in and expects want (NUL-terminated, no embedded NUL). */
-static void decodes(const char *in, const char *want)
-{
+static void decodes(const char *in, const char *want) {
         char out[4096], err[256] = "";
         size_t len = 0;
         int rc;
@@ -24,22 +23,19 @@ static void decodes(const char *in, const char *want)
 }
 
 /* Expects a failure whose reason contains want. */
-static void refuses(const char *in, size_t in_len, const char *want)
-{
+static void refuses(const char *in, size_t in_len, const char *want) {
         char out[4096], err[256] = "";
         size_t len = 12345;
 
-        assert_int_equal(br_form_decode(in, in_len, out, &len, err,
-                                        sizeof(err)),
-                         -1);
+        assert_int_equal(
+            br_form_decode(in, in_len, out, &len, err, sizeof(err)), -1);
         if (!strstr(err, want))
                 fail_msg("reason \"%s\" lacks \"%s\"", err, want);
         assert_int_equal(len, 12345); /* untouched on failure */
 }
 
 /* FORMATS.md 1.3 and the fixtures. */
-static void test_formats_examples(void **state)
-{
+static void test_formats_examples(void **state) {
         (void)state;
         decodes("reports%2F2024+Q1%2F%C3%9Cberblick+%26+Zahlen%2Bfinal+100%"
                 "25.pdf",
@@ -56,8 +52,7 @@ static void test_formats_examples(void **state)
         decodes("invoice.pdf", "invoice.pdf");
 }
 
-static void test_single_escapes(void **state)
-{
+static void test_single_escapes(void **state) {
         (void)state;
         decodes("a%2Fb", "a/b");
         decodes("a%2fb", "a/b"); /* lower-case hex is still hex */
@@ -73,21 +68,19 @@ static void test_single_escapes(void **state)
         decodes("%7E", "~");
 }
 
-static void test_utf8_lengths(void **state)
-{
+static void test_utf8_lengths(void **state) {
         (void)state;
-        decodes("%C3%A9", "\xC3\xA9");                 /* 2 bytes: é */
+        decodes("%C3%A9", "\xC3\xA9"); /* 2 bytes: é */
         decodes("%E4%B8%8A%E4%BC%A0", "\xE4\xB8\x8A\xE4\xBC\xA0"); /* 上传 */
-        decodes("%F0%9F%98%80", "\xF0\x9F\x98\x80");   /* 4 bytes: emoji */
-        decodes("%F4%8F%BF%BF", "\xF4\x8F\xBF\xBF");   /* U+10FFFF */
+        decodes("%F0%9F%98%80", "\xF0\x9F\x98\x80"); /* 4 bytes: emoji */
+        decodes("%F4%8F%BF%BF", "\xF4\x8F\xBF\xBF"); /* U+10FFFF */
         /* raw UTF-8 next to escapes (AWS leaves some bytes raw) */
         decodes("\xC3\xA9+%C3%A9", "\xC3\xA9 \xC3\xA9");
         /* a sequence half escaped, half raw: bytes are bytes */
         decodes("%C3\xA9", "\xC3\xA9");
 }
 
-static void test_bad_percent(void **state)
-{
+static void test_bad_percent(void **state) {
         (void)state;
         refuses("%", 1, "invalid percent-encoding at byte 0");
         refuses("%4", 2, "invalid percent-encoding at byte 0");
@@ -100,15 +93,13 @@ static void test_bad_percent(void **state)
         refuses("100%.pdf", 8, "invalid percent-encoding at byte 3");
 }
 
-static void test_nul(void **state)
-{
+static void test_nul(void **state) {
         (void)state;
         refuses("a%00b", 5, "percent-encoded NUL byte at byte 1");
         refuses("a\0b", 3, "NUL byte at byte 1");
 }
 
-static void test_bad_utf8_after_decoding(void **state)
-{
+static void test_bad_utf8_after_decoding(void **state) {
         (void)state;
         /* Latin-1 é */
         refuses("r%E9sum%E9", 10, "not valid UTF-8 after decoding at byte 1");
@@ -131,8 +122,7 @@ static void test_bad_utf8_after_decoding(void **state)
         refuses("a+b%2F%FF", 9, "at byte 6");
 }
 
-static void test_utf8_check(void **state)
-{
+static void test_utf8_check(void **state) {
         static const char ascii[] = "a fairly long ASCII string, 40 bytes..!";
 
         (void)state;
@@ -157,8 +147,7 @@ static void test_utf8_check(void **state)
         assert_int_equal(br_utf8_check("\xF8\x88\x80\x80\x80", 5), 0);
 }
 
-static void test_quote(void **state)
-{
+static void test_quote(void **state) {
         char buf[160], small[8];
         char long_in[200];
 
@@ -180,8 +169,7 @@ static void test_quote(void **state)
         assert_true(strlen(buf) < 12);
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_formats_examples),
             cmocka_unit_test(test_single_escapes),

@@ -13,34 +13,32 @@
 
 #include "bridge/event.h"
 
-static const char routes_yaml[] =
-    "routes:\n"
-    "  - bucket: uploads\n"
-    "    prefix: incoming/\n"
-    "    storage_client_id: sc-incoming\n"
-    "  - bucket: uploads\n"
-    "    suffix: .pdf\n"
-    "    storage_client_id: sc-pdf\n"
-    "    scan_id: scan-7\n"
-    "  - bucket: \"logs-*\"\n"
-    "    storage_client_id: sc-logs\n"
-    "    format: generic\n"
-    "  - bucket: archive\n"
-    "    storage_client_id: sc-archive\n"
-    "    events: [created, removed]\n"
-    "  - bucket: acme-oss\n"
-    "    storage_client_id: sc-oss\n"
-    "  - bucket: acme-oss-s3\n"
-    "    storage_client_id: sc-oss-s3\n"
-    "    format: s3\n";
+static const char routes_yaml[] = "routes:\n"
+                                  "  - bucket: uploads\n"
+                                  "    prefix: incoming/\n"
+                                  "    storage_client_id: sc-incoming\n"
+                                  "  - bucket: uploads\n"
+                                  "    suffix: .pdf\n"
+                                  "    storage_client_id: sc-pdf\n"
+                                  "    scan_id: scan-7\n"
+                                  "  - bucket: \"logs-*\"\n"
+                                  "    storage_client_id: sc-logs\n"
+                                  "    format: generic\n"
+                                  "  - bucket: archive\n"
+                                  "    storage_client_id: sc-archive\n"
+                                  "    events: [created, removed]\n"
+                                  "  - bucket: acme-oss\n"
+                                  "    storage_client_id: sc-oss\n"
+                                  "  - bucket: acme-oss-s3\n"
+                                  "    storage_client_id: sc-oss-s3\n"
+                                  "    format: s3\n";
 
 struct fx {
         struct br_conf *conf;
         struct br_plan plan;
 };
 
-static struct br_conf *conf_from(const char *yaml)
-{
+static struct br_conf *conf_from(const char *yaml) {
         char err[2048] = "";
         struct br_conf *conf;
 
@@ -51,8 +49,7 @@ static struct br_conf *conf_from(const char *yaml)
         return conf;
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
         struct fx *f = calloc(1, sizeof(*f));
 
         if (!f)
@@ -63,8 +60,7 @@ static int setup(void **state)
         return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
         struct fx *f = *state;
 
         br_plan_free(&f->plan);
@@ -91,20 +87,17 @@ static int teardown(void **state)
         "\"object\":{\"key\":\"" key "\",\"size\":5}}}]}"
 
 static void plan(struct fx *f, const struct br_plan_override *ov,
-                 const char *msg)
-{
+                 const char *msg) {
         assert_int_equal(
             br_plan_message(f->conf, ov, msg, strlen(msg), &f->plan), 0);
 }
 
-static const struct br_plan_item *item(struct fx *f, size_t i)
-{
+static const struct br_plan_item *item(struct fx *f, size_t i) {
         assert_true(i < f->plan.cnt);
         return &f->plan.items[i];
 }
 
-static void posted(struct fx *f, size_t i, const char *body)
-{
+static void posted(struct fx *f, size_t i, const char *body) {
         const struct br_plan_item *it = item(f, i);
 
         if (it->action != BR_PLAN_POST)
@@ -115,8 +108,7 @@ static void posted(struct fx *f, size_t i, const char *body)
         assert_int_equal(it->body_len, strlen(body));
 }
 
-static void skipped(struct fx *f, size_t i, enum br_event_kind kind)
-{
+static void skipped(struct fx *f, size_t i, enum br_event_kind kind) {
         const struct br_plan_item *it = item(f, i);
 
         assert_int_equal(it->action, BR_PLAN_SKIP);
@@ -125,8 +117,7 @@ static void skipped(struct fx *f, size_t i, enum br_event_kind kind)
 }
 
 static void rejected(struct fx *f, size_t i, enum br_dlq_class cls,
-                     const char *reason)
-{
+                     const char *reason) {
         const struct br_plan_item *it = item(f, i);
 
         assert_int_equal(it->action, BR_PLAN_REJECT);
@@ -135,12 +126,11 @@ static void rejected(struct fx *f, size_t i, enum br_dlq_class cls,
         assert_null(it->body);
 }
 
-static void test_prefix_route(void **state)
-{
+static void test_prefix_route(void **state) {
         struct fx *f = *state;
 
-        plan(f, NULL, MINIO("s3:ObjectCreated:Put", "uploads",
-                            "incoming%2Fa+b.txt"));
+        plan(f, NULL,
+             MINIO("s3:ObjectCreated:Put", "uploads", "incoming%2Fa+b.txt"));
         assert_int_equal(f->plan.cnt, 1);
         posted(f, 0,
                "{\"storageClientId\":\"sc-incoming\",\"metadata\":"
@@ -155,25 +145,23 @@ static void test_prefix_route(void **state)
 }
 
 /* The first matching route wins: incoming/x.pdf goes to routes[0]. */
-static void test_suffix_route_and_scan_id(void **state)
-{
+static void test_suffix_route_and_scan_id(void **state) {
         struct fx *f = *state;
 
-        plan(f, NULL, MINIO("s3:ObjectCreated:Put", "uploads",
-                            "reports%2Fq1.pdf"));
+        plan(f, NULL,
+             MINIO("s3:ObjectCreated:Put", "uploads", "reports%2Fq1.pdf"));
         posted(f, 0,
                "{\"storageClientId\":\"sc-pdf\",\"metadata\":"
                "\"{\\\"s3\\\":{\\\"object\\\":{\\\"key\\\":\\\"reports/"
                "q1.pdf\\\"}}}\",\"scanId\":\"scan-7\"}");
         assert_ptr_equal(item(f, 0)->route, &f->conf->routes[1]);
 
-        plan(f, NULL, MINIO("s3:ObjectCreated:Put", "uploads",
-                            "incoming%2Fq1.pdf"));
+        plan(f, NULL,
+             MINIO("s3:ObjectCreated:Put", "uploads", "incoming%2Fq1.pdf"));
         assert_ptr_equal(item(f, 0)->route, &f->conf->routes[0]);
 }
 
-static void test_glob_generic(void **state)
-{
+static void test_glob_generic(void **state) {
         struct fx *f = *state;
 
         plan(f, NULL, MINIO("s3:ObjectCreated:Copy", "logs-2025", "a%2Fb.log"));
@@ -183,8 +171,7 @@ static void test_glob_generic(void **state)
         assert_ptr_equal(item(f, 0)->route, &f->conf->routes[2]);
 }
 
-static void test_no_route(void **state)
-{
+static void test_no_route(void **state) {
         struct fx *f = *state;
 
         plan(f, NULL, MINIO("s3:ObjectCreated:Put", "uploads", "other.txt"));
@@ -202,8 +189,7 @@ static void test_no_route(void **state)
         assert_string_equal(item(f, 0)->key, "a");
 }
 
-static void test_route_events(void **state)
-{
+static void test_route_events(void **state) {
         struct fx *f = *state;
 
         /* archive forwards removes; the top level does not */
@@ -219,21 +205,19 @@ static void test_route_events(void **state)
         plan(f, NULL,
              MINIO("s3:ObjectRemoved:Delete", "uploads", "incoming%2Fa"));
         skipped(f, 0, BR_KIND_REMOVED);
-        plan(f, NULL,
-             MINIO("s3:ObjectCreated:Put", "archive", "new.zip"));
+        plan(f, NULL, MINIO("s3:ObjectCreated:Put", "archive", "new.zip"));
         assert_int_equal(item(f, 0)->action, BR_PLAN_POST);
 }
 
-static void test_top_level_events(void **state)
-{
-        struct br_conf *conf = conf_from("events: [created, removed]\n"
-                                         "routes:\n"
-                                         "  - bucket: \"*\"\n"
-                                         "    storage_client_id: sc-all\n"
-                                         "  - bucket: never\n"
-                                         "    storage_client_id: sc-never\n"
-                                         "    events: [tagging]\n");
-        struct fx *f = *state;
+static void test_top_level_events(void **state) {
+        struct br_conf *conf    = conf_from("events: [created, removed]\n"
+                                               "routes:\n"
+                                               "  - bucket: \"*\"\n"
+                                               "    storage_client_id: sc-all\n"
+                                               "  - bucket: never\n"
+                                               "    storage_client_id: sc-never\n"
+                                               "    events: [tagging]\n");
+        struct fx *f            = *state;
         static const char del[] = MINIO("s3:ObjectRemoved:Delete", "b", "k");
         static const char tag[] =
             MINIO("s3:ObjectCreated:PutTagging", "b", "k");
@@ -247,12 +231,12 @@ static void test_top_level_events(void **state)
         br_conf_destroy(conf);
 }
 
-static void test_oss_formats(void **state)
-{
+static void test_oss_formats(void **state) {
         struct fx *f = *state;
 
-        plan(f, NULL, OSS("ObjectCreated:AppendObject", "acme-oss",
-                          "\xE4\xB8\x8A\xE4\xBC\xA0/log.txt"));
+        plan(f, NULL,
+             OSS("ObjectCreated:AppendObject", "acme-oss",
+                 "\xE4\xB8\x8A\xE4\xBC\xA0/log.txt"));
         posted(f, 0,
                "{\"storageClientId\":\"sc-oss\",\"metadata\":"
                "\"{\\\"oss\\\":{\\\"object\\\":{\\\"key\\\":\\\""
@@ -268,19 +252,20 @@ static void test_oss_formats(void **state)
         skipped(f, 0, BR_KIND_PART);
 }
 
-static void test_multi_record_order(void **state)
-{
+static void test_multi_record_order(void **state) {
         struct fx *f = *state;
 
-        plan(f, NULL,
-             "{\"Records\":[" AWS_REC("ObjectCreated:Put", "uploads",
-                                      "incoming/1") "," AWS_REC(
-                 "ObjectRemoved:Delete", "uploads",
-                 "incoming/2") "," AWS_REC("ObjectCreated:Post", "uploads",
-                                           "x.pdf") "," AWS_REC(
-                 "ObjectCreated:Put", "uploads",
-                 "bad%zz") "," AWS_REC("ObjectCreated:Put", "nowhere",
-                                       "k") "]}");
+        plan(
+            f, NULL,
+            "{\"Records\":[" AWS_REC("ObjectCreated:Put", "uploads", "incoming/1") "," AWS_REC(
+                "ObjectRemoved:Delete", "uploads",
+                "incoming/2") "," AWS_REC("ObjectCreated:Post", "uploads",
+                                          "x.pdf") "," AWS_REC("ObjectCreated:"
+                                                               "Put",
+                                                               "uploads",
+                                                               "bad%zz") "," AWS_REC("ObjectCreated:Put",
+                                                                                     "nowhere",
+                                                                                     "k") "]}");
         assert_int_equal(f->plan.cnt, 5);
         assert_int_equal(item(f, 0)->action, BR_PLAN_POST);
         assert_string_equal(item(f, 0)->key, "incoming/1");
@@ -297,8 +282,7 @@ static void test_multi_record_order(void **state)
         assert_int_equal(item(f, 4)->record, 4);
 }
 
-static void test_message_rejects(void **state)
-{
+static void test_message_rejects(void **state) {
         struct fx *f = *state;
 
         plan(f, NULL,
@@ -315,14 +299,12 @@ static void test_message_rejects(void **state)
                  "not JSON: unexpected character at byte 0");
         assert_null(f->plan.dialect);
 
-        assert_int_equal(br_plan_message(f->conf, NULL, NULL, 0, &f->plan),
-                         0);
+        assert_int_equal(br_plan_message(f->conf, NULL, NULL, 0, &f->plan), 0);
         rejected(f, 0, BR_DLQ_MALFORMED, "empty message");
 }
 
-static void test_test_event_skipped(void **state)
-{
-        struct fx *f = *state;
+static void test_test_event_skipped(void **state) {
+        struct fx *f         = *state;
         struct br_conf *conf = conf_from("events: [created, test]\n"
                                          "routes:\n"
                                          "  - bucket: \"*\"\n"
@@ -340,9 +322,8 @@ static void test_test_event_skipped(void **state)
         br_conf_destroy(conf);
 }
 
-static void test_override_catchall(void **state)
-{
-        struct fx *f = *state;
+static void test_override_catchall(void **state) {
+        struct fx *f               = *state;
         struct br_plan_override ov = {"sc-test-1", -1, NULL};
 
         /* routes are ignored: even a bucket with no route goes through */
@@ -351,8 +332,7 @@ static void test_override_catchall(void **state)
                "{\"storageClientId\":\"sc-test-1\",\"metadata\":"
                "\"{\\\"s3\\\":{\\\"object\\\":{\\\"key\\\":\\\"a/b\\\"}}}\"}");
         assert_ptr_equal(item(f, 0)->route, &f->plan.catchall);
-        assert_string_equal(item(f, 0)->route->storage_client_id,
-                            "sc-test-1");
+        assert_string_equal(item(f, 0)->route->storage_client_id, "sc-test-1");
         /* the catch-all uses the top-level set: archive's removes too */
         plan(f, &ov, MINIO("s3:ObjectRemoved:Delete", "archive", "a"));
         skipped(f, 0, BR_KIND_REMOVED);
@@ -372,9 +352,8 @@ static void test_override_catchall(void **state)
 }
 
 /* Format and scan id alone override the matched route's. */
-static void test_override_route_fields(void **state)
-{
-        struct fx *f = *state;
+static void test_override_route_fields(void **state) {
+        struct fx *f               = *state;
         struct br_plan_override ov = {NULL, BR_FORMAT_ALIBABA, "s9"};
 
         plan(f, &ov, MINIO("s3:ObjectCreated:Put", "uploads", "x.pdf"));
@@ -388,12 +367,11 @@ static void test_override_route_fields(void **state)
 }
 
 /* transform without -c: defaults, created only, no routes. */
-static void test_no_conf(void **state)
-{
-        struct fx *f = *state;
+static void test_no_conf(void **state) {
+        struct fx *f               = *state;
         struct br_plan_override ov = {"sc", -1, NULL};
-        static const char put[] = MINIO("s3:ObjectCreated:Put", "b", "k");
-        static const char del[] = MINIO("s3:ObjectRemoved:Delete", "b", "k");
+        static const char put[]    = MINIO("s3:ObjectCreated:Put", "b", "k");
+        static const char del[]    = MINIO("s3:ObjectRemoved:Delete", "b", "k");
         char *big;
         size_t n;
 
@@ -403,8 +381,8 @@ static void test_no_conf(void **state)
         assert_int_equal(
             br_plan_message(NULL, NULL, del, strlen(del), &f->plan), 0);
         skipped(f, 0, BR_KIND_REMOVED);
-        assert_int_equal(
-            br_plan_message(NULL, &ov, put, strlen(put), &f->plan), 0);
+        assert_int_equal(br_plan_message(NULL, &ov, put, strlen(put), &f->plan),
+                         0);
         assert_int_equal(item(f, 0)->action, BR_PLAN_POST);
 
         /* default limits: 1 MiB messages */
@@ -412,7 +390,7 @@ static void test_no_conf(void **state)
         big = malloc(n);
         assert_non_null(big);
         memset(big, ' ', n);
-        big[0] = '{';
+        big[0]     = '{';
         big[n - 1] = '}';
         assert_int_equal(br_plan_message(NULL, &ov, big, n, &f->plan), 0);
         rejected(f, 0, BR_DLQ_MALFORMED,
@@ -421,9 +399,8 @@ static void test_no_conf(void **state)
         free(big);
 }
 
-static void test_conf_limits(void **state)
-{
-        struct fx *f = *state;
+static void test_conf_limits(void **state) {
+        struct fx *f         = *state;
         struct br_conf *conf = conf_from("limits:\n"
                                          "  max_key_bytes: 8\n"
                                          "  max_records: 1\n"
@@ -433,13 +410,11 @@ static void test_conf_limits(void **state)
         static const char longkey[] =
             MINIO("s3:ObjectCreated:Put", "b", "123456789");
         static const char two[] =
-            "{\"Records\":[" AWS_REC("ObjectCreated:Put", "b",
-                                     "a") "," AWS_REC("ObjectCreated:Put",
-                                                      "b", "c") "]}";
+            "{\"Records\":[" AWS_REC("ObjectCreated:Put", "b", "a") "," AWS_REC(
+                "ObjectCreated:Put", "b", "c") "]}";
 
-        assert_int_equal(br_plan_message(conf, NULL, longkey,
-                                         strlen(longkey), &f->plan),
-                         0);
+        assert_int_equal(
+            br_plan_message(conf, NULL, longkey, strlen(longkey), &f->plan), 0);
         rejected(f, 0, BR_DLQ_MALFORMED,
                  "minio: Records[0].s3.object.key: decoded key of 9 bytes "
                  "exceeds 8");
@@ -451,16 +426,15 @@ static void test_conf_limits(void **state)
 }
 
 /* The consumer takes the items' strings; clearing must cope. */
-static void test_plan_reuse(void **state)
-{
+static void test_plan_reuse(void **state) {
         struct fx *f = *state;
         struct br_plan_item *it;
         char *body;
         int i;
 
         for (i = 0; i < 5; i++) {
-                plan(f, NULL, MINIO("s3:ObjectCreated:Put", "uploads",
-                                    "incoming%2Fa"));
+                plan(f, NULL,
+                     MINIO("s3:ObjectCreated:Put", "uploads", "incoming%2Fa"));
                 it       = &f->plan.items[0];
                 body     = it->body;
                 it->body = NULL;
@@ -473,8 +447,7 @@ static void test_plan_reuse(void **state)
 }
 
 static void check_body(const char *body, size_t len, const char *scid,
-                       const char *scan, const char *form, const char *key)
-{
+                       const char *scan, const char *form, const char *key) {
         struct json_object *b, *m, *v;
 
         assert_int_equal(strlen(body), len);
@@ -504,11 +477,10 @@ static void check_body(const char *body, size_t len, const char *scid,
         json_object_put(b);
 }
 
-static void test_body(void **state)
-{
+static void test_body(void **state) {
         static const char nasty[] = "q\"uote\\back/slash\ttab\x01"
                                     "ctl \xC3\x9C \xF0\x9F\x90\xB1 </script>";
-        size_t len = 0;
+        size_t len                = 0;
         char *b;
 
         (void)state;
@@ -542,8 +514,7 @@ static void test_body(void **state)
         assert_null(br_body_new(BR_FORMAT_S3, "sc", NULL, NULL, 0, &len));
 }
 
-static void test_class_names(void **state)
-{
+static void test_class_names(void **state) {
         (void)state;
         assert_string_equal(br_dlq_class_name(BR_DLQ_MALFORMED), "malformed");
         assert_string_equal(br_dlq_class_name(BR_DLQ_NO_ROUTE), "no_route");
@@ -553,26 +524,17 @@ static void test_class_names(void **state)
                             "unknown");
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-            T(test_prefix_route),
-            T(test_suffix_route_and_scan_id),
-            T(test_glob_generic),
-            T(test_no_route),
-            T(test_route_events),
-            T(test_top_level_events),
-            T(test_oss_formats),
-            T(test_multi_record_order),
-            T(test_message_rejects),
-            T(test_test_event_skipped),
-            T(test_override_catchall),
-            T(test_override_route_fields),
-            T(test_no_conf),
-            T(test_conf_limits),
-            T(test_plan_reuse),
-            T(test_body),
+            T(test_prefix_route),      T(test_suffix_route_and_scan_id),
+            T(test_glob_generic),      T(test_no_route),
+            T(test_route_events),      T(test_top_level_events),
+            T(test_oss_formats),       T(test_multi_record_order),
+            T(test_message_rejects),   T(test_test_event_skipped),
+            T(test_override_catchall), T(test_override_route_fields),
+            T(test_no_conf),           T(test_conf_limits),
+            T(test_plan_reuse),        T(test_body),
             T(test_class_names),
 #undef T
         };
