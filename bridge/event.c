@@ -127,6 +127,107 @@ done:
         return out;
 }
 
+/* The plan's way to the same bytes: one tree per metadata form and one
+ * per body shape, made once and refilled, so a record costs two
+ * serialisations and a copy instead of a dozen objects. */
+struct br_body_cache {
+        struct json_object *meta[BR_FORMAT_GENERIC + 1];  /* [AUTO] unused */
+        struct json_object *leaf[BR_FORMAT_GENERIC + 1];  /* key, in meta */
+        struct json_object *body[2];                      /* [1]: scanId */
+        struct json_object *scid[2], *metadata[2], *scan; /* in body */
+};
+
+static void body_cache_free(struct br_body_cache *c) {
+        int i;
+
+        if (!c)
+                return;
+        for (i = 0; i <= BR_FORMAT_GENERIC; i++)
+                json_object_put(c->meta[i]);
+        json_object_put(c->body[0]);
+        json_object_put(c->body[1]);
+        free(c);
+}
+
+/* Adds a new empty string under key and hands it back (borrowed). */
+static struct json_object *add_str(struct json_object *obj, const char *key) {
+        struct json_object *s = json_object_new_string("");
+
+        return add(obj, key, s) == 0 ? s : NULL;
+}
+
+static struct br_body_cache *body_cache_new(void) {
+        struct br_body_cache *c = calloc(1, sizeof(*c));
+        int f, i;
+
+        if (!c)
+                return NULL;
+        for (f = BR_FORMAT_S3; f <= BR_FORMAT_GENERIC; f++) {
+                struct json_object *key, *o;
+
+                c->meta[f] = metadata_new((enum br_format)f, "", 0);
+                if (!c->meta[f])
+                        goto fail;
+                /* metadata_new's shape: {"Name":K} or {F:{"object":{K}}} */
+                if (f == BR_FORMAT_GENERIC) {
+                        json_object_object_get_ex(c->meta[f], "Name", &key);
+                } else {
+                        json_object_object_get_ex(
+                            c->meta[f], f == BR_FORMAT_ALIBABA ? "oss" : "s3",
+                            &o);
+                        json_object_object_get_ex(o, "object", &o);
+                        json_object_object_get_ex(o, "key", &key);
+                }
+                c->leaf[f] = key;
+        }
+        for (i = 0; i < 2; i++) {
+                c->body[i] = json_object_new_object();
+                if (!c->body[i] ||
+                    !(c->scid[i] = add_str(c->body[i], "storageClientId")) ||
+                    !(c->metadata[i] = add_str(c->body[i], "metadata")))
+                        goto fail;
+        }
+        if (!(c->scan = add_str(c->body[1], "scanId")))
+                goto fail;
+        return c;
+fail:
+        body_cache_free(c);
+        return NULL;
+}
+
+/* Same bytes as br_body_new(). */
+static char *body_cached(struct br_plan *plan, enum br_format format,
+                         const char *scid, const char *scan_id, const char *key,
+                         size_t key_len, size_t *len_out) {
+        struct br_body_cache *c;
+        const char *text;
+        size_t len;
+        char *out;
+        int b = scan_id != NULL;
+
+        if (!plan->bodies && !(plan->bodies = body_cache_new()))
+                return NULL;
+        c = plan->bodies;
+        if (format < BR_FORMAT_S3 || format > BR_FORMAT_GENERIC)
+                format = BR_FORMAT_S3;
+        if (key_len > 0x7fffffff ||
+            !json_object_set_string_len(c->leaf[format], key, (int)key_len))
+                return NULL;
+        text = json_object_to_json_string_length(c->meta[format], BODY_FLAGS,
+                                                 &len);
+        if (!text ||
+            !json_object_set_string_len(c->metadata[b], text, (int)len) ||
+            !json_object_set_string(c->scid[b], scid) ||
+            (b && !json_object_set_string(c->scan, scan_id)))
+                return NULL;
+        text = json_object_to_json_string_length(c->body[b], BODY_FLAGS, &len);
+        if (!text || !(out = malloc(len + 1)))
+                return NULL;
+        memcpy(out, text, len + 1);
+        *len_out = len;
+        return out;
+}
+
 /* --- plan ---------------------------------------------------------------- */
 
 void br_plan_init(struct br_plan *plan) {
@@ -161,6 +262,7 @@ void br_plan_free(struct br_plan *plan) {
         free(plan->catchall.storage_client_id);
         free(plan->catchall.scan_id);
         free(plan->catchall.bucket);
+        body_cache_free(plan->bodies);
         br_plan_init(plan);
 }
 
@@ -322,7 +424,7 @@ static int plan_event(struct br_plan *plan, const struct br_conf *conf,
         if (!it)
                 return -1;
         it->route = route;
-        it->body  = br_body_new(format, route->storage_client_id, scan_id,
+        it->body  = body_cached(plan, format, route->storage_client_id, scan_id,
                                 ev->key, ev->key_len, &it->body_len);
         if (!it->body)
                 return -1;

@@ -27,7 +27,7 @@ enum br_plan_action {
 struct br_plan_item {
         enum br_plan_action action;
         int record;                   /* -1: the whole message */
-        const struct br_route *route; /* POST: borrowed from conf */
+        const struct br_route *route; /* POST: conf's, or plan->catchall */
         enum br_event_kind kind;
         enum br_dlq_class cls; /* REJECT */
         char *reason;          /* REJECT: owned */
@@ -36,6 +36,8 @@ struct br_plan_item {
         char *bucket; /* owned, may be NULL on REJECT */
         char *key;    /* owned decoded key, may be NULL */
 };
+
+struct br_body_cache; /* private to event.c */
 
 struct br_plan {
         struct br_plan_item *items;
@@ -46,6 +48,9 @@ struct br_plan {
         /* override->storage_client_id: the catch-all route every event
          * takes; its strings are owned by the plan (br_plan_free) */
         struct br_route catchall;
+        /* json-c trees of the bodies, refilled per record: building one
+         * from scratch costs more than the rest of the plan */
+        struct br_body_cache *bodies;
 };
 
 /* What transform's options change on top of the routes. */

@@ -921,6 +921,7 @@ static void test_names(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+/* clang-format off */
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
             T(test_minio_put),
             T(test_minio_delete_minimal_object),
@@ -949,6 +950,7 @@ int main(void) {
             T(test_list_reuse),
             T(test_names),
 #undef T
+            /* clang-format on */
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -514,6 +514,57 @@ static void test_body(void **state) {
         assert_null(br_body_new(BR_FORMAT_S3, "sc", NULL, NULL, 0, &len));
 }
 
+/* The plan refills cached trees; br_body_new() builds fresh ones: both
+ * must give the same bytes, whatever came before. */
+static void test_body_paths_agree(void **state) {
+        static const char *const keys[] = {
+            "a-rather-long-key/with/several/levels/and-a-long-name.bin",
+            "q\"uote\\back/slash\x01 \xC3\x9C \xF0\x9F\x90\xB1",
+            "k",
+            "</script>&amp;",
+        };
+        static const char *const msgs[] = {
+            "{\"Records\":[{\"eventSource\":\"ceph:s3\",\"eventName\":"
+            "\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"b\"},"
+            "\"object\":{\"key\":\"a-rather-long-key/with/several/levels/"
+            "and-a-long-name.bin\"}}}]}",
+            "{\"Records\":[{\"eventSource\":\"ceph:s3\",\"eventName\":"
+            "\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"b\"},"
+            "\"object\":{\"key\":\"q\\\"uote\\\\back\\/slash\\u0001 "
+            "\xC3\x9C \xF0\x9F\x90\xB1\"}}}]}",
+            "{\"Records\":[{\"eventSource\":\"ceph:s3\",\"eventName\":"
+            "\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"b\"},"
+            "\"object\":{\"key\":\"k\"}}}]}",
+            "{\"Records\":[{\"eventSource\":\"ceph:s3\",\"eventName\":"
+            "\"ObjectCreated:Put\",\"s3\":{\"bucket\":{\"name\":\"b\"},"
+            "\"object\":{\"key\":\"\\u003c/script\\u003e\\u0026amp;\"}}}]}",
+        };
+        static const char *const scans[] = {NULL, "scan-1", NULL, "s"};
+        struct fx *f                     = *state;
+        int round, i, fmt;
+
+        for (round = 0; round < 2; round++) {
+                for (i = 0; i < 4; i++) {
+                        for (fmt = BR_FORMAT_S3; fmt <= BR_FORMAT_GENERIC;
+                             fmt++) {
+                                struct br_plan_override ov = {
+                                    i % 2 ? "sc-long-storage-client-id" : "sc",
+                                    fmt, scans[(i + fmt) % 4]};
+                                size_t len = 0;
+                                char *want;
+
+                                plan(f, &ov, msgs[i]);
+                                want = br_body_new(fmt, ov.storage_client_id,
+                                                   ov.scan_id, keys[i],
+                                                   strlen(keys[i]), &len);
+                                assert_non_null(want);
+                                posted(f, 0, want);
+                                free(want);
+                        }
+                }
+        }
+}
+
 static void test_class_names(void **state) {
         (void)state;
         assert_string_equal(br_dlq_class_name(BR_DLQ_MALFORMED), "malformed");
@@ -526,17 +577,28 @@ static void test_class_names(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+/* clang-format off */
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-            T(test_prefix_route),      T(test_suffix_route_and_scan_id),
-            T(test_glob_generic),      T(test_no_route),
-            T(test_route_events),      T(test_top_level_events),
-            T(test_oss_formats),       T(test_multi_record_order),
-            T(test_message_rejects),   T(test_test_event_skipped),
-            T(test_override_catchall), T(test_override_route_fields),
-            T(test_no_conf),           T(test_conf_limits),
-            T(test_plan_reuse),        T(test_body),
+            T(test_prefix_route),
+            T(test_suffix_route_and_scan_id),
+            T(test_glob_generic),
+            T(test_no_route),
+            T(test_route_events),
+            T(test_top_level_events),
+            T(test_oss_formats),
+            T(test_multi_record_order),
+            T(test_message_rejects),
+            T(test_test_event_skipped),
+            T(test_override_catchall),
+            T(test_override_route_fields),
+            T(test_no_conf),
+            T(test_conf_limits),
+            T(test_plan_reuse),
+            T(test_body),
+            T(test_body_paths_agree),
             T(test_class_names),
 #undef T
+            /* clang-format on */
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
