@@ -56,8 +56,7 @@ static const struct rule rules[] = {
     {NULL, NULL, LONG_MIN, LONG_MAX, BR_OUTCOME_RETRY},
 };
 
-const char *br_outcome_name(enum br_outcome outcome)
-{
+const char *br_outcome_name(enum br_outcome outcome) {
         switch (outcome) {
         case BR_OUTCOME_DELIVERED:
                 return "delivered";
@@ -74,8 +73,7 @@ const char *br_outcome_name(enum br_outcome outcome)
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid or
  * cut short.  Rejects overlongs, surrogates and code points past
  * U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
+static size_t utf8_seq(const unsigned char *s, size_t n) {
         size_t len, i;
         unsigned cp;
 
@@ -113,8 +111,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
  * UTF-8 becomes '?', and a character that does not fit is left out
  * whole. */
 static void append_clean(char *buf, size_t size, size_t *pos, const char *src,
-                         size_t len)
-{
+                         size_t len) {
         const unsigned char *s = (const unsigned char *)src;
         size_t i               = 0, n;
 
@@ -138,14 +135,12 @@ static void append_clean(char *buf, size_t size, size_t *pos, const char *src,
         buf[*pos] = '\0';
 }
 
-static void append_str(char *buf, size_t size, size_t *pos, const char *s)
-{
+static void append_str(char *buf, size_t size, size_t *pos, const char *s) {
         append_clean(buf, size, pos, s, strlen(s));
 }
 
 /* Lower-cased letters and digits of s, at most size - 1 of them. */
-static void normalise(const char *s, size_t len, char *out, size_t size)
-{
+static void normalise(const char *s, size_t len, char *out, size_t size) {
         size_t i, o = 0;
 
         for (i = 0; i < len && o + 1 < size; i++) {
@@ -162,8 +157,7 @@ static void normalise(const char *s, size_t len, char *out, size_t size)
 /* The body as a JSON object, or NULL when it is absent, too big, too deep,
  * not UTF-8, not JSON, or not an object.  Explicit length: the body is not
  * NUL-terminated and may hold any bytes. */
-static struct json_object *parse_body(const char *body, size_t len)
-{
+static struct json_object *parse_body(const char *body, size_t len) {
         struct json_tokener *tok;
         struct json_object *root;
         size_t end;
@@ -193,8 +187,7 @@ static struct json_object *parse_body(const char *body, size_t len)
 
 /* A string member of root, borrowed, or NULL. */
 static const char *get_string(struct json_object *root, const char *name,
-                              size_t *len)
-{
+                              size_t *len) {
         struct json_object *v;
 
         if (!root || !json_object_object_get_ex(root, name, &v) ||
@@ -205,8 +198,7 @@ static const char *get_string(struct json_object *root, const char *name,
 }
 
 static int rule_matches(const struct rule *r, long status, const char *key,
-                        const char *norm_msg)
-{
+                        const char *norm_msg) {
         if (status < r->lo || status > r->hi)
                 return 0;
         if (r->response_key && (!key || strcasecmp(key, r->response_key) != 0))
@@ -219,8 +211,7 @@ static int rule_matches(const struct rule *r, long status, const char *key,
 /* correlationId is an opaque token we only log: keep it when it is short
  * printable ASCII, so it cannot break a log line. */
 static void copy_correlation_id(struct json_object *root, char *out,
-                                size_t size)
-{
+                                size_t size) {
         const char *id;
         size_t len = 0, i;
 
@@ -235,8 +226,7 @@ static void copy_correlation_id(struct json_object *root, char *out,
 }
 
 static void transport_reason(const struct br_http_result *res, char *buf,
-                             size_t size)
-{
+                             size_t size) {
         const char *msg = res->transport_msg;
         size_t pos      = 0;
 
@@ -250,8 +240,7 @@ static void transport_reason(const struct br_http_result *res, char *buf,
         append_str(buf, size, &pos, msg);
 }
 
-void br_classify(const struct br_http_result *res, struct br_classified *out)
-{
+void br_classify(const struct br_http_result *res, struct br_classified *out) {
         struct json_object *root = NULL;
         const char *key = NULL, *msg = NULL;
         size_t key_len = 0, msg_len = 0, i, pos = 0;

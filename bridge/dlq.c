@@ -85,14 +85,12 @@ static const char *const skipped_props[] = {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static void fifo_init(struct fifo *f)
-{
+static void fifo_init(struct fifo *f) {
         f->head = NULL;
         f->tail = &f->head;
 }
 
-static void fifo_push(struct fifo *f, struct entry *e)
-{
+static void fifo_push(struct fifo *f, struct entry *e) {
         e->link  = NULL;
         *f->tail = e;
         f->tail  = &e->link;
@@ -100,8 +98,7 @@ static void fifo_push(struct fifo *f, struct entry *e)
 
 /* Wakes the caller's poll: serve has something to do.  A full pipe is
  * already readable, so EAGAIN is fine. */
-static void wake(struct br_dlq *dlq)
-{
+static void wake(struct br_dlq *dlq) {
         ssize_t r;
 
         do
@@ -112,8 +109,7 @@ static void wake(struct br_dlq *dlq)
 static void entry_fail(struct entry *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void entry_fail(struct entry *e, const char *fmt, ...)
-{
+static void entry_fail(struct entry *e, const char *fmt, ...) {
         va_list ap;
 
         if (!e->ok)
@@ -125,16 +121,14 @@ static void entry_fail(struct entry *e, const char *fmt, ...)
 }
 
 /* One sink answered for e: when it was the last, e is ready. */
-static void entry_answer(struct br_dlq *dlq, struct entry *e)
-{
+static void entry_answer(struct br_dlq *dlq, struct entry *e) {
         if (--e->pending == 0) {
                 fifo_push(&dlq->ready, e);
                 wake(dlq);
         }
 }
 
-static void entry_unlink(struct br_dlq *dlq, struct entry *e)
-{
+static void entry_unlink(struct br_dlq *dlq, struct entry *e) {
         if (e->prev)
                 e->prev->next = e->next;
         else
@@ -152,16 +146,14 @@ struct view {
         char *owned;
 };
 
-static void view_free(struct view *v)
-{
+static void view_free(struct view *v) {
         free(v->owned);
         v->owned = NULL;
 }
 
 /* Cut at most `keep` bytes, not inside a UTF-8 sequence (a binary body
  * just ends up to 3 bytes shorter). */
-static size_t cut_len(const char *p, size_t len, size_t keep)
-{
+static size_t cut_len(const char *p, size_t len, size_t keep) {
         size_t cut = keep;
 
         if (len <= keep)
@@ -176,8 +168,7 @@ static size_t cut_len(const char *p, size_t len, size_t keep)
  * keep bytes (0 = no cut).  Only the part that can survive the cut is
  * searched, so the work stays bounded.  -1 when memory runs out. */
 static int view_clean(const struct br_dlq *dlq, const char *src, size_t len,
-                      size_t keep, struct view *v)
-{
+                      size_t keep, struct view *v) {
         size_t scan = len, longest = 0, i, pos = 0, o = 0;
         char *out;
 
@@ -235,8 +226,7 @@ static int view_clean(const struct br_dlq *dlq, const char *src, size_t len,
 }
 
 /* Strict UTF-8: no overlongs, surrogates or code points past U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t n)
-{
+static int utf8_valid(const unsigned char *s, size_t n) {
         size_t i = 0, len, k;
         unsigned cp;
 
@@ -273,8 +263,7 @@ static int utf8_valid(const unsigned char *s, size_t n)
 }
 
 /* Standard base64 with padding (RFC 4648 section 4), NUL-terminated. */
-static char *base64_new(const unsigned char *s, size_t n, size_t *out_len)
-{
+static char *base64_new(const unsigned char *s, size_t n, size_t *out_len) {
         static const char abc[] =
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         size_t len = (n + 2) / 3 * 4, i, o = 0;
@@ -308,8 +297,7 @@ static char *base64_new(const unsigned char *s, size_t n, size_t *out_len)
 
 /* ---- Kafka sink ------------------------------------------------------- */
 
-static enum br_log_level syslog_to_level(int level)
-{
+static enum br_log_level syslog_to_level(int level) {
         if (level <= 3)
                 return BR_LOG_ERROR;
         if (level == 4)
@@ -321,8 +309,7 @@ static enum br_log_level syslog_to_level(int level)
 
 /* Served from rd_kafka_poll() in our thread (log.queue=true). */
 static void on_log(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf)
-{
+                   const char *buf) {
         struct br_dlq *dlq = rd_kafka_opaque(rk);
 
         if (!dlq)
@@ -334,8 +321,8 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
 
 /* Only ERR__FATAL stops us (kcat's triage): the rest are transient and
  * librdkafka recovers by itself. */
-static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
-{
+static void on_error(rd_kafka_t *rk, int err, const char *reason,
+                     void *opaque) {
         struct br_dlq *dlq = opaque;
         char fatal[512];
 
@@ -355,8 +342,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 /* Only a successful report counts: that is the broker's acks=all. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
-                        void *opaque)
-{
+                        void *opaque) {
         struct br_dlq *dlq = opaque;
         struct entry *e    = m->_private;
 
@@ -369,8 +355,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
         entry_answer(dlq, e);
 }
 
-static int skipped(const char *name)
-{
+static int skipped(const char *name) {
         size_t i;
 
         for (i = 0; skipped_props[i]; i++)
@@ -380,8 +365,7 @@ static int skipped(const char *name)
 }
 
 static int kafka_open(struct br_dlq *dlq, const struct br_conf *conf,
-                      const char *brokers, char *errstr, size_t errstr_size)
-{
+                      const char *brokers, char *errstr, size_t errstr_size) {
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         char rderr[512];
         size_t i;
@@ -466,14 +450,12 @@ fail:
 }
 
 static rd_kafka_resp_err_t header_add(rd_kafka_headers_t *h, const char *name,
-                                      const void *value, size_t len)
-{
+                                      const void *value, size_t len) {
         return rd_kafka_header_add(h, name, -1, value, (ssize_t)len);
 }
 
 static rd_kafka_resp_err_t header_num(rd_kafka_headers_t *h, const char *name,
-                                      int64_t v)
-{
+                                      int64_t v) {
         char buf[24];
         int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
 
@@ -481,8 +463,7 @@ static rd_kafka_resp_err_t header_num(rd_kafka_headers_t *h, const char *name,
 }
 
 static rd_kafka_resp_err_t header_time(rd_kafka_headers_t *h, const char *name,
-                                       int64_t wall_us)
-{
+                                       int64_t wall_us) {
         char buf[40];
 
         if (!wall_us)
@@ -496,8 +477,7 @@ static rd_kafka_resp_err_t header_time(rd_kafka_headers_t *h, const char *name,
 static rd_kafka_headers_t *headers_new(const struct br_dlq_entry *e,
                                        const struct view *reason,
                                        const struct view *response,
-                                       const struct view *request)
-{
+                                       const struct view *request) {
         rd_kafka_headers_t *h = rd_kafka_headers_new(12);
         const char *cls       = br_dlq_class_name(e->cls);
         const char *topic     = e->topic ? e->topic : "";
@@ -532,16 +512,14 @@ static rd_kafka_headers_t *headers_new(const struct br_dlq_entry *e,
 
 /* librdkafka's value is void * but with RD_KAFKA_MSG_F_COPY it is only
  * read. */
-static void *unconst(const void *p)
-{
+static void *unconst(const void *p) {
         return (void *)(uintptr_t)p;
 }
 
 static int kafka_submit(struct br_dlq *dlq, const struct br_dlq_entry *e,
                         struct entry *ent, const struct view *reason,
                         const struct view *response, const struct view *request,
-                        char *errstr, size_t errstr_size)
-{
+                        char *errstr, size_t errstr_size) {
         rd_kafka_headers_t *h = headers_new(e, reason, response, request);
         rd_kafka_resp_err_t err;
 
@@ -572,8 +550,7 @@ static int kafka_submit(struct br_dlq *dlq, const struct br_dlq_entry *e,
 
 /* json-c takes val on success; on failure it stays ours. */
 static int add(struct json_object *obj, const char *name,
-               struct json_object *val)
-{
+               struct json_object *val) {
         if (!val)
                 return -1;
         if (json_object_object_add(obj, name, val) != 0) {
@@ -583,13 +560,12 @@ static int add(struct json_object *obj, const char *name,
         return 0;
 }
 
-static int add_int(struct json_object *obj, const char *name, int64_t v)
-{
+static int add_int(struct json_object *obj, const char *name, int64_t v) {
         return add(obj, name, json_object_new_int64(v));
 }
 
-static int add_time(struct json_object *obj, const char *name, int64_t wall_us)
-{
+static int add_time(struct json_object *obj, const char *name,
+                    int64_t wall_us) {
         char buf[40];
 
         if (!wall_us)
@@ -601,8 +577,7 @@ static int add_time(struct json_object *obj, const char *name, int64_t wall_us)
 /* name as a string when the bytes are valid UTF-8, else name_base64: a
  * JSON line must stay valid UTF-8 whatever the payload was. */
 static int add_bytes(struct json_object *obj, const char *name, const void *p,
-                     size_t len)
-{
+                     size_t len) {
         char b64_name[64], *b64;
         size_t b64_len = 0;
         int r;
@@ -624,8 +599,7 @@ static int add_bytes(struct json_object *obj, const char *name, const void *p,
 static struct json_object *line_new(const struct br_dlq_entry *e,
                                     const struct view *reason,
                                     const struct view *response,
-                                    const struct view *request)
-{
+                                    const struct view *request) {
         struct json_object *o = json_object_new_object();
         int r;
 
@@ -658,8 +632,7 @@ static struct json_object *line_new(const struct br_dlq_entry *e,
 /* Appends one line.  A failed write is undone (truncated back) so the
  * next line does not start after half a record.  0, or -1 with errstr. */
 static int file_append(struct br_dlq *dlq, const char *line, size_t len,
-                       char *errstr, size_t errstr_size)
-{
+                       char *errstr, size_t errstr_size) {
         off_t start = lseek(dlq->fd, 0, SEEK_END);
         size_t done = 0;
 
@@ -687,8 +660,7 @@ static int file_append(struct br_dlq *dlq, const char *line, size_t len,
 static int file_submit(struct br_dlq *dlq, const struct br_dlq_entry *e,
                        const struct view *reason, const struct view *response,
                        const struct view *request, char *errstr,
-                       size_t errstr_size)
-{
+                       size_t errstr_size) {
         struct json_object *o = line_new(e, reason, response, request);
         const char *text;
         size_t len = 0;
@@ -719,8 +691,7 @@ static int file_submit(struct br_dlq *dlq, const struct br_dlq_entry *e,
 
 /* One fdatasync for every line written since the last one: only then do
  * they count. */
-static void file_sync(struct br_dlq *dlq)
-{
+static void file_sync(struct br_dlq *dlq) {
         struct entry *e, *next;
         char err[256];
         int failed;
@@ -743,8 +714,7 @@ static void file_sync(struct br_dlq *dlq)
 
 /* ---- lifecycle -------------------------------------------------------- */
 
-static int add_secret(struct br_dlq *dlq, const char *s)
-{
+static int add_secret(struct br_dlq *dlq, const char *s) {
         char **v;
 
         if (!s || strlen(s) < MIN_SECRET_LEN)
@@ -760,8 +730,7 @@ static int add_secret(struct br_dlq *dlq, const char *s)
 
 struct br_dlq *br_dlq_new(const struct br_conf *conf,
                           const char *brokers_override, char *errstr,
-                          size_t errstr_size)
-{
+                          size_t errstr_size) {
         struct br_dlq *dlq = calloc(1, sizeof(*dlq));
         const char *brokers;
         size_t i;
@@ -826,8 +795,7 @@ fail:
         return NULL;
 }
 
-void br_dlq_destroy(struct br_dlq *dlq)
-{
+void br_dlq_destroy(struct br_dlq *dlq) {
         struct entry *e, *next;
         size_t i;
 
@@ -874,8 +842,7 @@ void br_dlq_destroy(struct br_dlq *dlq)
 /* ---- the interface ---------------------------------------------------- */
 
 int br_dlq_submit(struct br_dlq *dlq, const struct br_dlq_entry *e,
-                  void *opaque, char *errstr, size_t errstr_size)
-{
+                  void *opaque, char *errstr, size_t errstr_size) {
         struct view reason, response, request;
         struct entry *ent;
         char ferr[256];
@@ -940,8 +907,7 @@ out:
         return r;
 }
 
-int br_dlq_serve(struct br_dlq *dlq, br_dlq_done_cb *done, void *cb_opaque)
-{
+int br_dlq_serve(struct br_dlq *dlq, br_dlq_done_cb *done, void *cb_opaque) {
         struct entry *e, *next;
         char buf[64];
         int cnt = 0;
@@ -969,13 +935,11 @@ int br_dlq_serve(struct br_dlq *dlq, br_dlq_done_cb *done, void *cb_opaque)
         return cnt;
 }
 
-int br_dlq_fd(const struct br_dlq *dlq)
-{
+int br_dlq_fd(const struct br_dlq *dlq) {
         return dlq ? dlq->pipe_fds[0] : -1;
 }
 
-int br_dlq_flush(struct br_dlq *dlq, int timeout_ms)
-{
+int br_dlq_flush(struct br_dlq *dlq, int timeout_ms) {
         int r = 0;
 
         if (dlq->rk &&
@@ -989,17 +953,14 @@ int br_dlq_flush(struct br_dlq *dlq, int timeout_ms)
         return r;
 }
 
-int br_dlq_fatal(const struct br_dlq *dlq)
-{
+int br_dlq_fatal(const struct br_dlq *dlq) {
         return dlq ? dlq->fatal : 0;
 }
 
-size_t br_dlq_pending(const struct br_dlq *dlq)
-{
+size_t br_dlq_pending(const struct br_dlq *dlq) {
         return dlq ? dlq->open_cnt : 0;
 }
 
-rd_kafka_t *br_dlq_producer(struct br_dlq *dlq)
-{
+rd_kafka_t *br_dlq_producer(struct br_dlq *dlq) {
         return dlq ? dlq->rk : NULL;
 }

@@ -12,16 +12,14 @@
 
 /* splitmix64: spreads a weak seed (clock, pid) over all 64 bits and never
  * maps to the xorshift generator's forbidden 0 state in practice. */
-static uint64_t splitmix64(uint64_t x)
-{
+static uint64_t splitmix64(uint64_t x) {
         x += 0x9e3779b97f4a7c15ULL;
         x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
         x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
         return x ^ (x >> 31);
 }
 
-void br_retry_rng_seed(struct br_retry_rng *rng, uint64_t seed)
-{
+void br_retry_rng_seed(struct br_retry_rng *rng, uint64_t seed) {
         rng->next   = NULL;
         rng->opaque = NULL;
         rng->state  = splitmix64(seed);
@@ -29,8 +27,7 @@ void br_retry_rng_seed(struct br_retry_rng *rng, uint64_t seed)
                 rng->state = 0x9e3779b97f4a7c15ULL;
 }
 
-void br_retry_rng_init(struct br_retry_rng *rng)
-{
+void br_retry_rng_init(struct br_retry_rng *rng) {
         uint64_t seed = 0;
         struct timespec ts;
 
@@ -48,8 +45,7 @@ void br_retry_rng_init(struct br_retry_rng *rng)
         br_retry_rng_seed(rng, seed);
 }
 
-uint64_t br_retry_rng_next(struct br_retry_rng *rng)
-{
+uint64_t br_retry_rng_next(struct br_retry_rng *rng) {
         uint64_t x;
 
         if (rng->next)
@@ -66,8 +62,7 @@ uint64_t br_retry_rng_next(struct br_retry_rng *rng)
 /* ---- backoff ---------------------------------------------------------- */
 
 void br_retry_policy_from_conf(struct br_retry_policy *p,
-                               const struct br_conf *conf)
-{
+                               const struct br_conf *conf) {
         p->initial_backoff_ms = conf->retry.initial_backoff_ms;
         p->max_backoff_ms     = conf->retry.max_backoff_ms;
         p->max_retry_after_ms = conf->retry.max_retry_after_ms;
@@ -75,21 +70,18 @@ void br_retry_policy_from_conf(struct br_retry_policy *p,
         p->max_attempts       = conf->retry.max_attempts;
 }
 
-static int64_t add_sat(int64_t a, int64_t b)
-{
+static int64_t add_sat(int64_t a, int64_t b) {
         /* b >= 0 everywhere we add: only the upper bound can be hit */
         return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
-static int64_t ms_to_us_sat(int64_t ms)
-{
+static int64_t ms_to_us_sat(int64_t ms) {
         return ms > INT64_MAX / 1000 ? INT64_MAX : ms * 1000;
 }
 
 int64_t br_retry_delay_ms(const struct br_retry_policy *p,
                           struct br_retry_rng *rng, int attempt,
-                          long retry_after_s)
-{
+                          long retry_after_s) {
         int64_t base = p->initial_backoff_ms > 0 ? p->initial_backoff_ms : 0;
         int64_t cap  = p->max_backoff_ms > base ? p->max_backoff_ms : base;
         int shift    = attempt > 1 ? attempt - 1 : 0;
@@ -121,8 +113,7 @@ int64_t br_retry_delay_ms(const struct br_retry_policy *p,
 
 int br_retry_next(const struct br_retry_policy *p, struct br_retry_rng *rng,
                   int attempts, int64_t first_attempt_us, int64_t now_us,
-                  long retry_after_s, int64_t *due_us)
-{
+                  long retry_after_s, int64_t *due_us) {
         int64_t deadline = INT64_MAX, due;
 
         if (attempts < 1)
@@ -146,14 +137,12 @@ int br_retry_next(const struct br_retry_policy *p, struct br_retry_rng *rng,
 
 /* ---- circuit ---------------------------------------------------------- */
 
-void br_circuit_init(struct br_circuit *c)
-{
+void br_circuit_init(struct br_circuit *c) {
         memset(c, 0, sizeof(*c));
         c->state = BR_CIRCUIT_CLOSED;
 }
 
-int br_circuit_allow(struct br_circuit *c, int64_t now_us)
-{
+int br_circuit_allow(struct br_circuit *c, int64_t now_us) {
         switch (c->state) {
         case BR_CIRCUIT_CLOSED:
                 return 1;
@@ -172,16 +161,15 @@ int br_circuit_allow(struct br_circuit *c, int64_t now_us)
         return 0;
 }
 
-int br_circuit_success(struct br_circuit *c)
-{
+int br_circuit_success(struct br_circuit *c) {
         int changed = c->state != BR_CIRCUIT_CLOSED || c->probe_interval_us;
 
         br_circuit_init(c);
         return changed;
 }
 
-static void circuit_open(struct br_circuit *c, int64_t now_us, int64_t delay_us)
-{
+static void circuit_open(struct br_circuit *c, int64_t now_us,
+                         int64_t delay_us) {
         c->state           = BR_CIRCUIT_OPEN;
         c->probe_in_flight = 0;
         c->open_until_us   = add_sat(now_us, delay_us);
@@ -189,8 +177,7 @@ static void circuit_open(struct br_circuit *c, int64_t now_us, int64_t delay_us)
 
 int br_circuit_failure(struct br_circuit *c, const struct br_retry_policy *p,
                        struct br_retry_rng *rng, int threshold, int64_t now_us,
-                       long retry_after_s)
-{
+                       long retry_after_s) {
         int from_closed;
 
         if (c->state == BR_CIRCUIT_OPEN)
@@ -218,8 +205,8 @@ int br_circuit_failure(struct br_circuit *c, const struct br_retry_policy *p,
         return from_closed;
 }
 
-int br_circuit_outage(struct br_circuit *c, int64_t now_us, int64_t interval_us)
-{
+int br_circuit_outage(struct br_circuit *c, int64_t now_us,
+                      int64_t interval_us) {
         int entered = c->probe_interval_us == 0;
 
         c->probe_interval_us = interval_us > 0 ? interval_us : 1;
@@ -229,14 +216,12 @@ int br_circuit_outage(struct br_circuit *c, int64_t now_us, int64_t interval_us)
         return entered;
 }
 
-void br_circuit_release(struct br_circuit *c)
-{
+void br_circuit_release(struct br_circuit *c) {
         if (c->state == BR_CIRCUIT_HALF_OPEN)
                 c->probe_in_flight = 0;
 }
 
-int64_t br_circuit_next_us(const struct br_circuit *c)
-{
+int64_t br_circuit_next_us(const struct br_circuit *c) {
         switch (c->state) {
         case BR_CIRCUIT_OPEN:
                 return c->open_until_us;
@@ -247,7 +232,6 @@ int64_t br_circuit_next_us(const struct br_circuit *c)
         }
 }
 
-int br_circuit_in_outage(const struct br_circuit *c)
-{
+int br_circuit_in_outage(const struct br_circuit *c) {
         return c->probe_interval_us > 0;
 }

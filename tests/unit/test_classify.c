@@ -23,8 +23,7 @@ static const char NOT_EVENT_BASED[] =
     "to Event Based.\"}";
 
 static void classify(long status, const char *body, size_t body_len,
-                     struct br_classified *out)
-{
+                     struct br_classified *out) {
         struct br_http_result res = {0};
 
         res.status        = status;
@@ -35,14 +34,12 @@ static void classify(long status, const char *body, size_t body_len,
 }
 
 static void classify_str(long status, const char *body,
-                         struct br_classified *out)
-{
+                         struct br_classified *out) {
         classify(status, body, body ? strlen(body) : 0, out);
 }
 
 static void expect(long status, const char *body, enum br_outcome outcome,
-                   const char *reason)
-{
+                   const char *reason) {
         struct br_classified c;
 
         classify_str(status, body, &c);
@@ -53,8 +50,7 @@ static void expect(long status, const char *body, enum br_outcome outcome,
 
 /* 2xx */
 
-static void test_2xx_with_correlation_id(void **state)
-{
+static void test_2xx_with_correlation_id(void **state) {
         struct br_classified c;
 
         (void)state;
@@ -65,8 +61,7 @@ static void test_2xx_with_correlation_id(void **state)
         assert_string_equal(c.reason, "HTTP 200");
 }
 
-static void test_2xx_without_correlation_id(void **state)
-{
+static void test_2xx_without_correlation_id(void **state) {
         struct br_classified c;
 
         (void)state;
@@ -84,8 +79,7 @@ static void test_2xx_without_correlation_id(void **state)
         assert_string_equal(c.correlation_id, "");
 }
 
-static void test_2xx_correlation_id_unsafe_dropped(void **state)
-{
+static void test_2xx_correlation_id_unsafe_dropped(void **state) {
         struct br_classified c;
         char body[256];
 
@@ -105,8 +99,7 @@ static void test_2xx_correlation_id_unsafe_dropped(void **state)
 
 /* "The storage could not be found": any status */
 
-static void test_storage_not_found_any_status(void **state)
-{
+static void test_storage_not_found_any_status(void **state) {
         static const long statuses[] = {404, 400, 200, 500, 503, 0, 302};
         size_t i;
 
@@ -122,8 +115,7 @@ static void test_storage_not_found_any_status(void **state)
 
 /* "Real-Time Process is not enabled." */
 
-static void test_rtp_not_enabled_any_status(void **state)
-{
+static void test_rtp_not_enabled_any_status(void **state) {
         static const long statuses[] = {400, 404, 200, 500, 409, 503};
         struct br_classified c;
         size_t i;
@@ -137,8 +129,7 @@ static void test_rtp_not_enabled_any_status(void **state)
         assert_string_equal(c.correlation_id, "");
 }
 
-static void test_rtp_key_alone(void **state)
-{
+static void test_rtp_key_alone(void **state) {
         (void)state;
         expect(400,
                "{\"responseKey\":\"REST_API_MSG_FAILED_STORAGE_RTP_NOT_"
@@ -151,8 +142,7 @@ static void test_rtp_key_alone(void **state)
                BR_OUTCOME_OUTAGE, "HTTP 500: something else");
 }
 
-static void test_rtp_message_variants(void **state)
-{
+static void test_rtp_message_variants(void **state) {
         (void)state;
         expect(400,
                "{\"responseMessage\":\"Real Time process is NOT enabled\"}",
@@ -164,8 +154,7 @@ static void test_rtp_message_variants(void **state)
 
 /* "...is enabled, but it is not set to Event Based." */
 
-static void test_not_event_based_any_status(void **state)
-{
+static void test_not_event_based_any_status(void **state) {
         static const long statuses[] = {400, 409, 200, 500, 422};
         size_t i;
 
@@ -180,29 +169,25 @@ static void test_not_event_based_any_status(void **state)
 
 /* Status rows */
 
-static void test_401_outage(void **state)
-{
+static void test_401_outage(void **state) {
         (void)state;
         expect(401, NULL, BR_OUTCOME_OUTAGE, "HTTP 401");
         expect(401, "{\"responseMessage\":\"Invalid API key\"}",
                BR_OUTCOME_OUTAGE, "HTTP 401: Invalid API key");
 }
 
-static void test_403_outage(void **state)
-{
+static void test_403_outage(void **state) {
         (void)state;
         expect(403, "Forbidden", BR_OUTCOME_OUTAGE, "HTTP 403");
 }
 
-static void test_404_plain_permanent(void **state)
-{
+static void test_404_plain_permanent(void **state) {
         (void)state;
         expect(404, NULL, BR_OUTCOME_PERMANENT, "HTTP 404");
         expect(404, "<html>Not Found</html>", BR_OUTCOME_PERMANENT, "HTTP 404");
 }
 
-static void test_400_permanent(void **state)
-{
+static void test_400_permanent(void **state) {
         (void)state;
         expect(400, "{\"responseMessage\":\"Invalid metadata\"}",
                BR_OUTCOME_PERMANENT, "HTTP 400: Invalid metadata");
@@ -210,20 +195,17 @@ static void test_400_permanent(void **state)
         expect(499, NULL, BR_OUTCOME_PERMANENT, "HTTP 499");
 }
 
-static void test_408_retry(void **state)
-{
+static void test_408_retry(void **state) {
         (void)state;
         expect(408, NULL, BR_OUTCOME_RETRY, "HTTP 408");
 }
 
-static void test_425_retry(void **state)
-{
+static void test_425_retry(void **state) {
         (void)state;
         expect(425, NULL, BR_OUTCOME_RETRY, "HTTP 425");
 }
 
-static void test_429_retry_after(void **state)
-{
+static void test_429_retry_after(void **state) {
         struct br_http_result res = {0};
         struct br_classified c;
 
@@ -239,21 +221,18 @@ static void test_429_retry_after(void **state)
         assert_int_equal(c.retry_after_s, -1);
 }
 
-static void test_500_retry(void **state)
-{
+static void test_500_retry(void **state) {
         (void)state;
         expect(500, "{\"responseMessage\":\"Internal error\"}",
                BR_OUTCOME_RETRY, "HTTP 500: Internal error");
 }
 
-static void test_502_retry(void **state)
-{
+static void test_502_retry(void **state) {
         (void)state;
         expect(502, "<html>Bad Gateway</html>", BR_OUTCOME_RETRY, "HTTP 502");
 }
 
-static void test_503_retry(void **state)
-{
+static void test_503_retry(void **state) {
         struct br_http_result res = {0};
         struct br_classified c;
 
@@ -266,8 +245,7 @@ static void test_503_retry(void **state)
         expect(599, NULL, BR_OUTCOME_RETRY, "HTTP 599");
 }
 
-static void test_other_statuses_retry(void **state)
-{
+static void test_other_statuses_retry(void **state) {
         (void)state;
         expect(0, NULL, BR_OUTCOME_RETRY, "no HTTP status");
         expect(101, NULL, BR_OUTCOME_RETRY, "HTTP 101");
@@ -277,8 +255,7 @@ static void test_other_statuses_retry(void **state)
         expect(999, NULL, BR_OUTCOME_RETRY, "HTTP 999");
 }
 
-static void test_transport_error(void **state)
-{
+static void test_transport_error(void **state) {
         struct br_http_result res = {0};
         struct br_classified c;
 
@@ -311,8 +288,7 @@ static void test_transport_error(void **state)
         assert_string_equal(c.correlation_id, "");
 }
 
-static void test_timeout(void **state)
-{
+static void test_timeout(void **state) {
         struct br_http_result res = {0};
         struct br_classified c;
 
@@ -330,8 +306,7 @@ static void test_timeout(void **state)
 
 /* Bodies */
 
-static void test_binary_garbage_body(void **state)
-{
+static void test_binary_garbage_body(void **state) {
         unsigned char body[512];
         struct br_classified c;
         size_t i;
@@ -360,8 +335,7 @@ static void test_binary_garbage_body(void **state)
         assert_int_equal(c.outcome, BR_OUTCOME_RETRY);
 }
 
-static void test_truncated_and_trailing_body(void **state)
-{
+static void test_truncated_and_trailing_body(void **state) {
         struct br_classified c;
         size_t len = strlen(NOT_FOUND);
 
@@ -393,8 +367,7 @@ static void test_truncated_and_trailing_body(void **state)
         assert_int_equal(c.outcome, BR_OUTCOME_RETRY);
 }
 
-static void test_huge_body(void **state)
-{
+static void test_huge_body(void **state) {
         size_t len = BR_CLASSIFY_MAX_BODY + 100, pre, post;
         struct br_classified c;
         char *body = malloc(len);
@@ -421,8 +394,7 @@ static void test_huge_body(void **state)
         free(body);
 }
 
-static void test_deep_body(void **state)
-{
+static void test_deep_body(void **state) {
         char body[2 * 200 + 1];
         struct br_classified c;
         int i;
@@ -438,8 +410,7 @@ static void test_deep_body(void **state)
         assert_string_equal(c.reason, "HTTP 500");
 }
 
-static void test_reason_is_one_clean_line(void **state)
-{
+static void test_reason_is_one_clean_line(void **state) {
         struct br_classified c;
         char body[1200];
         size_t i, n;
@@ -473,8 +444,7 @@ static void test_reason_is_one_clean_line(void **state)
         }
 }
 
-static void test_outcome_names(void **state)
-{
+static void test_outcome_names(void **state) {
         (void)state;
         assert_string_equal(br_outcome_name(BR_OUTCOME_DELIVERED), "delivered");
         assert_string_equal(br_outcome_name(BR_OUTCOME_RETRY), "retry");
@@ -482,8 +452,7 @@ static void test_outcome_names(void **state)
         assert_string_equal(br_outcome_name(BR_OUTCOME_OUTAGE), "outage");
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_2xx_with_correlation_id),
             cmocka_unit_test(test_2xx_without_correlation_id),

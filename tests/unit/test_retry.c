@@ -15,20 +15,17 @@
 #define MS 1000LL /* microseconds */
 
 /* A random source that returns one fixed value. */
-static uint64_t fixed_next(void *opaque)
-{
+static uint64_t fixed_next(void *opaque) {
         return *(const uint64_t *)opaque;
 }
 
-static struct br_retry_rng fixed_rng(uint64_t *value)
-{
+static struct br_retry_rng fixed_rng(uint64_t *value) {
         struct br_retry_rng rng = {fixed_next, value, 0};
 
         return rng;
 }
 
-static struct br_retry_policy policy(int64_t base, int64_t cap)
-{
+static struct br_retry_policy policy(int64_t base, int64_t cap) {
         struct br_retry_policy p;
 
         memset(&p, 0, sizeof(p));
@@ -38,8 +35,7 @@ static struct br_retry_policy policy(int64_t base, int64_t cap)
         return p;
 }
 
-static int64_t window_upper(int64_t base, int64_t cap, int attempt)
-{
+static int64_t window_upper(int64_t base, int64_t cap, int attempt) {
         int64_t upper = base;
         int i;
 
@@ -48,8 +44,7 @@ static int64_t window_upper(int64_t base, int64_t cap, int attempt)
         return upper < cap ? upper : cap;
 }
 
-static void test_backoff_bounds_many_draws(void **state)
-{
+static void test_backoff_bounds_many_draws(void **state) {
         struct br_retry_policy p = policy(100, 10000);
         struct br_retry_rng rng;
         int attempt, i;
@@ -75,8 +70,7 @@ static void test_backoff_bounds_many_draws(void **state)
         }
 }
 
-static void test_backoff_exact_window(void **state)
-{
+static void test_backoff_exact_window(void **state) {
         struct br_retry_policy p = policy(100, 10000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -102,8 +96,7 @@ static void test_backoff_exact_window(void **state)
         assert_int_equal(br_retry_delay_ms(&p, &rng, -7, -1), 100);
 }
 
-static void test_backoff_growth(void **state)
-{
+static void test_backoff_growth(void **state) {
         struct br_retry_policy p = policy(50, 100000);
         struct br_retry_rng rng;
         double prev = 0;
@@ -124,8 +117,7 @@ static void test_backoff_growth(void **state)
         }
 }
 
-static void test_retry_after_raises_above_cap(void **state)
-{
+static void test_retry_after_raises_above_cap(void **state) {
         struct br_retry_policy p = policy(100, 1000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -136,8 +128,7 @@ static void test_retry_after_raises_above_cap(void **state)
         assert_int_equal(br_retry_delay_ms(&p, &rng, 50, 30), 30000);
 }
 
-static void test_retry_after_clamped(void **state)
-{
+static void test_retry_after_clamped(void **state) {
         struct br_retry_policy p = policy(100, 1000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -154,8 +145,7 @@ static void test_retry_after_clamped(void **state)
         assert_int_equal(br_retry_delay_ms(&p, &rng, 1, 86400), 86400000);
 }
 
-static void test_retry_after_only_raises(void **state)
-{
+static void test_retry_after_only_raises(void **state) {
         struct br_retry_policy p = policy(5000, 5000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -164,8 +154,7 @@ static void test_retry_after_only_raises(void **state)
         assert_int_equal(br_retry_delay_ms(&p, &rng, 1, 1), 5000);
 }
 
-static void test_retry_after_past_date(void **state)
-{
+static void test_retry_after_past_date(void **state) {
         struct br_retry_policy p = policy(100, 10000);
         struct br_retry_rng rng;
         int i;
@@ -180,8 +169,7 @@ static void test_retry_after_past_date(void **state)
         }
 }
 
-static void test_next_due_and_retry_after(void **state)
-{
+static void test_next_due_and_retry_after(void **state) {
         struct br_retry_policy p = policy(100, 1000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -194,8 +182,7 @@ static void test_next_due_and_retry_after(void **state)
         assert_int_equal(due, now + 7000 * MS);
 }
 
-static void test_max_attempts(void **state)
-{
+static void test_max_attempts(void **state) {
         struct br_retry_policy p = policy(100, 1000);
         struct br_retry_rng rng;
         int64_t due = -1;
@@ -219,8 +206,7 @@ static void test_max_attempts(void **state)
         assert_int_equal(br_retry_next(&p, &rng, 1, 0, 0, -1, &due), 0);
 }
 
-static void test_max_age(void **state)
-{
+static void test_max_age(void **state) {
         struct br_retry_policy p = policy(100, 1000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -243,8 +229,7 @@ static void test_max_age(void **state)
                          1);
 }
 
-static void test_max_age_clamps_due(void **state)
-{
+static void test_max_age_clamps_due(void **state) {
         struct br_retry_policy p = policy(100, 1000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -263,8 +248,7 @@ static void test_max_age_clamps_due(void **state)
         assert_int_equal(br_retry_next(&p, &rng, 3, first, due, -1, &due), 0);
 }
 
-static void test_overflow_huge_attempts(void **state)
-{
+static void test_overflow_huge_attempts(void **state) {
         struct br_retry_policy p = policy(100, 30000);
         struct br_retry_rng rng;
         int64_t due = 0;
@@ -300,8 +284,7 @@ static void test_overflow_huge_attempts(void **state)
         assert_true(due > 10);
 }
 
-static void test_cap_below_base(void **state)
-{
+static void test_cap_below_base(void **state) {
         struct br_retry_policy p = policy(500, 100);
         struct br_retry_rng rng;
         int i;
@@ -312,8 +295,7 @@ static void test_cap_below_base(void **state)
                 assert_int_equal(br_retry_delay_ms(&p, &rng, 1 + i, -1), 500);
 }
 
-static void test_rng(void **state)
-{
+static void test_rng(void **state) {
         struct br_retry_rng a, b, c;
         uint64_t v = 77, x;
         int i, same = 0;
@@ -342,8 +324,7 @@ static void test_rng(void **state)
         assert_true(br_retry_rng_next(&a) == 77);
 }
 
-static void test_policy_from_conf(void **state)
-{
+static void test_policy_from_conf(void **state) {
         struct br_conf conf;
         struct br_retry_policy p;
 
@@ -364,8 +345,7 @@ static void test_policy_from_conf(void **state)
 
 /* ---- circuit ---------------------------------------------------------- */
 
-static void test_circuit_opens_after_threshold(void **state)
-{
+static void test_circuit_opens_after_threshold(void **state) {
         struct br_retry_policy p = policy(100, 10000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -391,8 +371,7 @@ static void test_circuit_opens_after_threshold(void **state)
         assert_int_equal(br_circuit_allow(&c, now + 99 * MS), 0);
 }
 
-static void test_circuit_one_probe_at_a_time(void **state)
-{
+static void test_circuit_one_probe_at_a_time(void **state) {
         struct br_retry_policy p = policy(100, 10000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -415,8 +394,7 @@ static void test_circuit_one_probe_at_a_time(void **state)
         assert_int_equal(br_circuit_allow(&c, now), 0);
 }
 
-static void test_circuit_closes_on_success(void **state)
-{
+static void test_circuit_closes_on_success(void **state) {
         struct br_retry_policy p = policy(100, 10000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -436,8 +414,7 @@ static void test_circuit_closes_on_success(void **state)
         assert_int_equal(br_circuit_next_us(&c), 100 * MS);
 }
 
-static void test_circuit_reopens_on_probe_failure(void **state)
-{
+static void test_circuit_reopens_on_probe_failure(void **state) {
         struct br_retry_policy p = policy(100, 1000);
         uint64_t v               = 1u << 30; /* never the window's start */
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -487,8 +464,7 @@ static void test_circuit_reopens_on_probe_failure(void **state)
         }
 }
 
-static void test_circuit_retry_after(void **state)
-{
+static void test_circuit_retry_after(void **state) {
         struct br_retry_policy p = policy(100, 1000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -500,8 +476,7 @@ static void test_circuit_retry_after(void **state)
         assert_int_equal(br_circuit_next_us(&c), 20000 * MS);
 }
 
-static void test_circuit_threshold_zero_never_opens(void **state)
-{
+static void test_circuit_threshold_zero_never_opens(void **state) {
         struct br_retry_policy p = policy(100, 1000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -516,8 +491,7 @@ static void test_circuit_threshold_zero_never_opens(void **state)
         assert_int_equal(br_circuit_next_us(&c), -1);
 }
 
-static void test_circuit_outage(void **state)
-{
+static void test_circuit_outage(void **state) {
         struct br_retry_policy p = policy(100, 1000);
         uint64_t v               = 0;
         struct br_retry_rng rng  = fixed_rng(&v);
@@ -552,8 +526,7 @@ static void test_circuit_outage(void **state)
         assert_int_equal(br_circuit_success(&c), 0);
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_backoff_bounds_many_draws),
             cmocka_unit_test(test_backoff_exact_window),
