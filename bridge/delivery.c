@@ -376,8 +376,11 @@ void br_delivery_dispatch(struct br_ctx *ctx)
                         ev = unit_pop(u);
                         if (start_transfer(ctx, ev) == -1) {
                                 unit_push(u, ev, 1);
+                                /* no verdict: let the next turn probe */
                                 if (u->in_outage)
                                         u->probe_in_flight = 0;
+                                else
+                                        br_circuit_release(&u->ep->circuit);
                                 return;
                         }
                 }
