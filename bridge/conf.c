@@ -23,6 +23,9 @@
 #define PATH_MAX_LEN        128 /* longest option path we look up */
 #define VAR_NAME_MAX        128
 #define GROUPS_MAX          16
+#define PROPERTY_NAME_MAX   256
+#define YAML_MAX_DEPTH      64     /* a configuration needs about 4 */
+#define YAML_MAX_NODES      100000 /* and a few hundred nodes */
 
 /* 1-based; line 0 means "nowhere yet". */
 struct pos {
@@ -880,7 +883,10 @@ static void set_map(struct loader *L, struct scope *sc,
 
                 if (!k || !val)
                         continue;
+                /* Long names cannot be dumped as YAML simple keys, and no
+                 * librdkafka property comes close. */
                 if (k->type != YAML_SCALAR_NODE || !k->data.scalar.length ||
+                    k->data.scalar.length > PROPERTY_NAME_MAX ||
                     memchr(k->data.scalar.value, '\0', k->data.scalar.length)) {
                         refuse(L, s, node_pos(k), name,
                                "expected a property name");
@@ -954,11 +960,11 @@ static void set_kinds(struct loader *L, struct scope *sc,
                         bad = 1;
                         continue;
                 }
-                if (strchr(text, ',') ||
-                    parse_kinds(text, &set, why, sizeof(why)) == -1) {
-                        if (strchr(text, ','))
-                                snprintf(why, sizeof(why),
-                                         "one event kind per list item");
+                if (strchr(text, ',')) {
+                        refuse(L, s, node_pos(item), iname,
+                               "one event kind per list item");
+                        bad = 1;
+                } else if (parse_kinds(text, &set, why, sizeof(why)) == -1) {
                         refuse(L, s, node_pos(item), iname, why);
                         bad = 1;
                 }
@@ -983,7 +989,7 @@ static void set_routes(struct loader *L, struct scope *sc,
         if (!list_len_ok(L, s, o, name, v, n))
                 return;
         clear_value(o, sc->base);
-        if (!(*routes = calloc(n, sizeof(**routes)))) {
+        if (n && !(*routes = calloc(n, sizeof(**routes)))) {
                 err_oom(L);
                 return;
         }
@@ -1010,9 +1016,7 @@ static void set_routes(struct loader *L, struct scope *sc,
                 if (item->type != YAML_MAPPING_NODE) {
                         s->bad = 1;
                         err_at(L, node_pos(item),
-                               "%s[%zu]: expected a map, "
-                               "got %s",
-                               name, i,
+                               "%s[%zu]: expected a map, got %s", name, i,
                                is_null(item) ? "null" : node_desc(item));
                         continue;
                 }
@@ -1288,6 +1292,62 @@ static void err_syntax(struct loader *L, const yaml_parser_t *parser,
                        parser->problem ? parser->problem : "unknown");
 }
 
+/* libyaml's scanner slows down with the square of the flow nesting depth
+ * (500k "[" take minutes) and its composer keeps every node: one pass over
+ * the events bounds both before a document is built.  Returns 0, or -1
+ * after reporting. */
+static int check_shape(struct loader *L, const char *buf, size_t len) {
+        yaml_parser_t parser;
+        int depth = 0, rc = -1;
+        long nodes = 0;
+
+        if (!yaml_parser_initialize(&parser)) {
+                err_oom(L);
+                return -1;
+        }
+        yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+        for (;;) {
+                yaml_event_t ev;
+                yaml_event_type_t type;
+                struct pos at;
+
+                if (!yaml_parser_parse(&parser, &ev)) {
+                        err_syntax(L, &parser, buf, len);
+                        break;
+                }
+                type    = ev.type;
+                at.line = (int)ev.start_mark.line + 1;
+                at.col  = (int)ev.start_mark.column + 1;
+                yaml_event_delete(&ev);
+                if (type == YAML_SEQUENCE_START_EVENT ||
+                    type == YAML_MAPPING_START_EVENT)
+                        depth++;
+                else if (type == YAML_SEQUENCE_END_EVENT ||
+                         type == YAML_MAPPING_END_EVENT)
+                        depth--;
+                if (type == YAML_SEQUENCE_START_EVENT ||
+                    type == YAML_MAPPING_START_EVENT ||
+                    type == YAML_SCALAR_EVENT || type == YAML_ALIAS_EVENT)
+                        nodes++;
+                if (depth > YAML_MAX_DEPTH) {
+                        err_at(L, at, "YAML nesting deeper than %d levels",
+                               YAML_MAX_DEPTH);
+                        break;
+                }
+                if (nodes > YAML_MAX_NODES) {
+                        err_at(L, at, "more than %d YAML nodes",
+                               YAML_MAX_NODES);
+                        break;
+                }
+                if (type == YAML_STREAM_END_EVENT) {
+                        rc = 0;
+                        break;
+                }
+        }
+        yaml_parser_delete(&parser);
+        return rc;
+}
+
 /* Composes the single document of buf into doc.  Returns 0, or -1 after
  * reporting. */
 static int load_document(struct loader *L, const char *buf, size_t len,
@@ -1297,6 +1357,8 @@ static int load_document(struct loader *L, const char *buf, size_t len,
         yaml_node_t *root;
         int rc = -1;
 
+        if (check_shape(L, buf, len) == -1)
+                return -1;
         if (!yaml_parser_initialize(&parser)) {
                 err_oom(L);
                 return -1;

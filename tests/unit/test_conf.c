@@ -728,6 +728,51 @@ static void test_yaml_syntax_error(void **state) {
                    "t.yaml:11:4: YAML syntax error: found undefined alias");
 }
 
+/* Bounds that keep a hostile file from costing minutes or gigabytes. */
+static void test_yaml_limits(void **state) {
+        size_t big = 2 * 100001 + 16, len;
+        char *yaml = malloc(big), line[512];
+        char err[ERRSZ];
+        struct br_conf *c;
+        int i;
+
+        (void)state;
+        assert_non_null(yaml);
+        /* Nesting: the root map is level 1, "[" number 64 is level 65. */
+        len = (size_t)snprintf(yaml, big, "a: ");
+        for (i = 0; i < 70; i++)
+                yaml[len++] = '[';
+        for (i = 0; i < 70; i++)
+                yaml[len++] = ']';
+        yaml[len] = '\0';
+        expect_one(yaml, "t.yaml:1:67: YAML nesting deeper than 64 levels");
+        /* Nodes: the map, "a", the list, then x number 99998. */
+        len = (size_t)snprintf(yaml, big, "a: [");
+        for (i = 0; i < 100000; i++) {
+                yaml[len++] = 'x';
+                yaml[len++] = ',';
+        }
+        memcpy(yaml + len, "x]\n", 4);
+        c = br_conf_load(yaml, strlen(yaml), "t.yaml", 0, err, ERRSZ);
+        assert_null(c);
+        assert_string_equal(err, "t.yaml:1:199999: more than 100000 YAML "
+                                 "nodes");
+        /* Property names. */
+        len = (size_t)snprintf(yaml, big, "%skafka.properties:\n  ", BASE);
+        memset(yaml + len, 'p', 257);
+        memcpy(yaml + len + 257, ": x\n", 5);
+        snprintf(line, sizeof(line),
+                 "t.yaml:12:3: kafka.properties: expected a property name");
+        expect_one(yaml, line);
+        yaml[len + 256] = ':';
+        yaml[len + 257] = '\0';
+        c               = load(yaml, 0, err);
+        if (!c)
+                fail_msg("%s", err);
+        br_conf_destroy(c);
+        free(yaml);
+}
+
 static void test_many_errors(void **state) {
         static const char yaml[] = "kafka:\n"
                                    "  brokers: x\n"
@@ -1145,6 +1190,7 @@ int main(void) {
             cmocka_unit_test(test_cross_backoff),
             cmocka_unit_test(test_partial),
             cmocka_unit_test(test_yaml_syntax_error),
+            cmocka_unit_test(test_yaml_limits),
             cmocka_unit_test(test_many_errors),
             cmocka_unit_test(test_errstr_full),
             cmocka_unit_test(test_route_match),
