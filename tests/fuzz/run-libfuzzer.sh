@@ -1,5 +1,6 @@
 #!/bin/sh
-# libFuzzer runs (make fuzz): builds every tests/fuzz/fuzz_<name>.c with
+# libFuzzer runs (make fuzz): run-libfuzzer.sh SECONDS [NAME...]
+# builds every tests/fuzz/fuzz_<name>.c (or only the NAMEs given) with
 # clang's fuzzer, ASan and UBSan, together with the library sources compiled
 # by clang into build-fuzz/ (build/libbridge.a is gcc without coverage),
 # then runs each for SECONDS seconds on tests/fuzz/corpus/<name>/.
@@ -12,6 +13,8 @@
 #       build-fuzz/corpus-<name>
 set -u
 secs=${1:-60}
+[ $# -gt 0 ] && shift
+only="$*"
 cd "$(dirname "$0")/../.." || exit 1
 
 CC=${FUZZ_CC:-clang}
@@ -46,6 +49,10 @@ for harness in tests/fuzz/fuzz_*.c; do
         [ -e "$harness" ] || continue
         name=$(basename "$harness" .c)
         name=${name#fuzz_}
+        case " ${only:-$name} " in
+        *" $name "*) ;;
+        *) continue ;;
+        esac
         bin="$OUT/fuzz_$name"
         # shellcheck disable=SC2086
         if ! $CC $CFLAGS $SAN -fsanitize=fuzzer -o "$bin" "$harness" \
