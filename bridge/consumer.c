@@ -116,7 +116,8 @@ static void store_partitions(struct br_ctx *ctx,
 
 void br_offsets_flush(struct br_ctx *ctx)
 {
-        store_partitions(ctx, NULL);
+        if (ctx->rk)
+                store_partitions(ctx, NULL);
 }
 
 static void set_assigned(struct br_ctx *ctx,
@@ -191,8 +192,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /* kafka.properties, passed through; the ones we own are refused. */
-static int apply_properties(rd_kafka_conf_t *kconf, const struct br_conf *conf,
-                            char *errstr, size_t errstr_size)
+int br_kafka_conf_apply(rd_kafka_conf_t *kconf, const struct br_conf *conf,
+                        char *errstr, size_t errstr_size)
 {
         char kerr[512];
         size_t i;
@@ -228,7 +229,7 @@ int br_consumer_check_properties(const struct br_conf *conf, char *errstr,
                                  size_t errstr_size)
 {
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
-        int rc = apply_properties(kconf, conf, errstr, errstr_size);
+        int rc = br_kafka_conf_apply(kconf, conf, errstr, errstr_size);
 
         rd_kafka_conf_destroy(kconf);
         return rc;
@@ -252,7 +253,7 @@ int br_consumer_start(struct br_ctx *ctx, char *errstr, size_t errstr_size)
         if (set_prop(kconf, "auto.offset.reset", "earliest", errstr,
                      errstr_size) == -1)
                 goto fail;
-        if (apply_properties(kconf, conf, errstr, errstr_size) == -1)
+        if (br_kafka_conf_apply(kconf, conf, errstr, errstr_size) == -1)
                 goto fail;
         if (set_prop(kconf, "bootstrap.servers", ctx->bootstraps, errstr,
                      errstr_size) == -1 ||
@@ -352,31 +353,32 @@ static struct br_event *event_from_item(struct br_msg *msg,
         return ev;
 }
 
-static int consume(struct br_ctx *ctx, const rd_kafka_message_t *rkm)
+int br_ingest(struct br_ctx *ctx, const char *topic, int32_t partition,
+              int64_t offset, const void *key, size_t key_len,
+              const void *value, size_t value_len, int only_record)
 {
-        const char *topic = rd_kafka_topic_name(rkm->rkt);
         struct br_partition *part;
         struct br_msg *msg;
         size_t i;
 
-        part = br_offsets_partition(&ctx->offsets, topic, rkm->partition);
+        part = br_offsets_partition(&ctx->offsets, topic, partition);
         msg  = calloc(1, sizeof(*msg));
         if (!part || !msg ||
-            br_offsets_track(&ctx->offsets, part, rkm->offset) == -1)
+            br_offsets_track(&ctx->offsets, part, offset) == -1)
                 goto oom;
         msg->part       = part;
         msg->generation = part->generation;
-        msg->offset     = rkm->offset;
-        msg->key_len    = rkm->key_len;
-        msg->value_len  = rkm->len;
-        msg->key        = copy_bytes(rkm->key, rkm->key_len);
-        msg->value      = copy_bytes(rkm->payload, rkm->len);
-        if ((rkm->key && !msg->key) || (rkm->payload && !msg->value))
+        msg->offset     = offset;
+        msg->key_len    = key_len;
+        msg->value_len  = value_len;
+        msg->key        = copy_bytes(key, key_len);
+        msg->value      = copy_bytes(value, value_len);
+        if ((key && !msg->key) || (value && !msg->value))
                 goto oom;
         ctx->stats.messages++;
 
-        if (br_plan_message(ctx->conf, NULL, rkm->payload, rkm->len,
-                            &ctx->plan) == -1)
+        if (br_plan_message(ctx->conf, NULL, value, value_len, &ctx->plan) ==
+            -1)
                 goto oom;
         /* one extra count holds the message open while records are handed
          * out: a record may finish before the next is submitted */
@@ -385,6 +387,10 @@ static int consume(struct br_ctx *ctx, const rd_kafka_message_t *rkm)
                 struct br_plan_item *item = &ctx->plan.items[i];
                 struct br_event *ev;
 
+                /* a replayed dead letter re-sends only its own record */
+                if (only_record >= 0 && item->record != only_record &&
+                    item->record != -1)
+                        continue;
                 if (item->action == BR_PLAN_SKIP) {
                         ctx->stats.skipped++;
                         continue;
@@ -408,9 +414,15 @@ static int consume(struct br_ctx *ctx, const rd_kafka_message_t *rkm)
         return 0;
 oom:
         /* without memory nothing is safe: stop, the offset stays open */
+        /* records already handed out still point at msg: keep it then */
+        if (msg && !msg->open) {
+                free(msg->key);
+                free(msg->value);
+                free(msg);
+        }
         br_log(&ctx->log, BR_LOG_ERROR,
                "msg=\"out of memory\" topic=%s partition=%d offset=%lld",
-               topic, (int)rkm->partition, (long long)rkm->offset);
+               topic, (int)partition, (long long)offset);
         ctx->exit_code = 1;
         ctx->stop_now  = 1;
         br_loop_stop(ctx);
@@ -442,7 +454,9 @@ void br_consumer_drain(struct br_ctx *ctx)
                                        (int)rkm->partition,
                                        rd_kafka_message_errstr(rkm));
                 } else if (!ctx->stop_now) {
-                        consume(ctx, rkm);
+                        br_ingest(ctx, rd_kafka_topic_name(rkm->rkt),
+                                  rkm->partition, rkm->offset, rkm->key,
+                                  rkm->key_len, rkm->payload, rkm->len, -1);
                 }
                 rd_kafka_message_destroy(rkm);
                 if (ctx->stop_now)

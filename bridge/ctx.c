@@ -63,8 +63,9 @@ static int embedded_start(struct br_ctx *ctx, char *errstr,
         return 0;
 }
 
-struct br_ctx *br_ctx_new(struct br_conf *conf, int signal_fd, char *errstr,
-                          size_t errstr_size)
+static struct br_ctx *ctx_new(struct br_conf *conf, int signal_fd,
+                              int with_consumer, char *errstr,
+                              size_t errstr_size)
 {
         struct br_ctx *ctx = calloc(1, sizeof(*ctx));
 
@@ -97,12 +98,24 @@ struct br_ctx *br_ctx_new(struct br_conf *conf, int signal_fd, char *errstr,
                 if (!ctx->dlq)
                         goto fail;
         }
-        if (br_consumer_start(ctx, errstr, errstr_size) == -1)
+        if (with_consumer && br_consumer_start(ctx, errstr, errstr_size) == -1)
                 goto fail;
         return ctx;
 fail:
         br_ctx_destroy(ctx);
         return NULL;
+}
+
+struct br_ctx *br_ctx_new(struct br_conf *conf, int signal_fd, char *errstr,
+                          size_t errstr_size)
+{
+        return ctx_new(conf, signal_fd, 1, errstr, errstr_size);
+}
+
+struct br_ctx *br_ctx_new_sender(struct br_conf *conf, int signal_fd,
+                                 char *errstr, size_t errstr_size)
+{
+        return ctx_new(conf, signal_fd, 0, errstr, errstr_size);
 }
 
 void br_ctx_destroy(struct br_ctx *ctx)

@@ -166,6 +166,10 @@ struct br_ctx {
 /* ctx.c */
 struct br_ctx *br_ctx_new(struct br_conf *conf, int signal_fd, char *errstr,
                           size_t errstr_size);
+/* Delivery and dead-letter without a consumer: records come through
+ * br_ingest() (replay). */
+struct br_ctx *br_ctx_new_sender(struct br_conf *conf, int signal_fd,
+                                 char *errstr, size_t errstr_size);
 void br_ctx_destroy(struct br_ctx *ctx);
 
 /* loop.c */
@@ -184,6 +188,12 @@ void br_consumer_close(struct br_ctx *ctx);
 void br_consumer_backpressure(struct br_ctx *ctx);
 /* Stores the watermark of every partition that moved. */
 void br_offsets_flush(struct br_ctx *ctx);
+/* Plans one message and hands its records to delivery or the dead-letter
+ * sink.  only_record >= 0 keeps just that record (replay).  0, or -1 when
+ * memory ran out (the loop is then stopping). */
+int br_ingest(struct br_ctx *ctx, const char *topic, int32_t partition,
+              int64_t offset, const void *key, size_t key_len,
+              const void *value, size_t value_len, int only_record);
 /* Finishes one record of msg; frees msg and marks its offset when last. */
 void br_msg_record_done(struct br_ctx *ctx, struct br_msg *msg);
 

@@ -262,39 +262,6 @@ static int utf8_valid(const unsigned char *s, size_t n) {
         return 1;
 }
 
-/* Standard base64 with padding (RFC 4648 section 4), NUL-terminated. */
-static char *base64_new(const unsigned char *s, size_t n, size_t *out_len) {
-        static const char abc[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        size_t len = (n + 2) / 3 * 4, i, o = 0;
-        char *out;
-
-        if (n > (SIZE_MAX - 1) / 4 * 3 - 2 || !(out = malloc(len + 1)))
-                return NULL;
-        for (i = 0; i + 2 < n; i += 3) {
-                uint32_t v =
-                    (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-
-                out[o++] = abc[v >> 18];
-                out[o++] = abc[(v >> 12) & 63];
-                out[o++] = abc[(v >> 6) & 63];
-                out[o++] = abc[v & 63];
-        }
-        if (i < n) {
-                uint32_t v = (uint32_t)s[i] << 16;
-
-                if (i + 1 < n)
-                        v |= (uint32_t)s[i + 1] << 8;
-                out[o++] = abc[v >> 18];
-                out[o++] = abc[(v >> 12) & 63];
-                out[o++] = i + 1 < n ? abc[(v >> 6) & 63] : '=';
-                out[o++] = '=';
-        }
-        out[o]   = '\0';
-        *out_len = o;
-        return out;
-}
-
 /* ---- Kafka sink ------------------------------------------------------- */
 
 static enum br_log_level syslog_to_level(int level) {
@@ -587,7 +554,7 @@ static int add_bytes(struct json_object *obj, const char *name, const void *p,
         if (len <= INT_MAX && utf8_valid(p, len))
                 return add(obj, name, json_object_new_string_len(p, (int)len));
         snprintf(b64_name, sizeof(b64_name), "%s_base64", name);
-        if (!(b64 = base64_new(p, len, &b64_len)) || b64_len > INT_MAX) {
+        if (!(b64 = br_base64_encode(p, len, &b64_len)) || b64_len > INT_MAX) {
                 free(b64);
                 return -1;
         }

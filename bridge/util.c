@@ -1,5 +1,8 @@
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "bridge/util.h"
@@ -29,4 +32,84 @@ void br_rfc3339(int64_t wall_us, char *buf, size_t size)
         gmtime_r(&secs, &tm);
         strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(buf, size, "%s.%03dZ", base, (int)((wall_us / 1000) % 1000));
+}
+
+static const char base64_abc[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *br_base64_encode(const void *data, size_t n, size_t *out_len)
+{
+        const unsigned char *s = data;
+        size_t len, i, o = 0;
+        char *out;
+
+        if (n > (SIZE_MAX - 1) / 4 * 3 - 2)
+                return NULL;
+        len = (n + 2) / 3 * 4;
+        if (!(out = malloc(len + 1)))
+                return NULL;
+        for (i = 0; i + 2 < n; i += 3) {
+                uint32_t v =
+                    (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+
+                out[o++] = base64_abc[v >> 18];
+                out[o++] = base64_abc[(v >> 12) & 63];
+                out[o++] = base64_abc[(v >> 6) & 63];
+                out[o++] = base64_abc[v & 63];
+        }
+        if (i < n) {
+                uint32_t v = (uint32_t)s[i] << 16;
+
+                if (i + 1 < n)
+                        v |= (uint32_t)s[i + 1] << 8;
+                out[o++] = base64_abc[v >> 18];
+                out[o++] = base64_abc[(v >> 12) & 63];
+                out[o++] = i + 1 < n ? base64_abc[(v >> 6) & 63] : '=';
+                out[o++] = '=';
+        }
+        out[o]   = '\0';
+        *out_len = o;
+        return out;
+}
+
+static int base64_value(char c)
+{
+        const char *p = c ? strchr(base64_abc, c) : NULL;
+
+        return p ? (int)(p - base64_abc) : -1;
+}
+
+void *br_base64_decode(const char *text, size_t len, size_t *out_len)
+{
+        unsigned char *out;
+        size_t i, o = 0;
+
+        if (len % 4)
+                return NULL;
+        if (!(out = malloc(len / 4 * 3 + 1)))
+                return NULL;
+        for (i = 0; i < len; i += 4) {
+                int a = base64_value(text[i]), b = base64_value(text[i + 1]);
+                int pad3 = text[i + 2] == '=', pad4 = text[i + 3] == '=';
+                int c = pad3 ? 0 : base64_value(text[i + 2]);
+                int d = pad4 ? 0 : base64_value(text[i + 3]);
+                uint32_t v;
+
+                /* padding only at the very end, and "x=y" is not padding */
+                if (a < 0 || b < 0 || c < 0 || d < 0 || (pad3 && !pad4) ||
+                    ((pad3 || pad4) && i + 4 != len)) {
+                        free(out);
+                        return NULL;
+                }
+                v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
+                    (uint32_t)d;
+                out[o++] = (unsigned char)(v >> 16);
+                if (!pad3)
+                        out[o++] = (unsigned char)(v >> 8);
+                if (!pad4)
+                        out[o++] = (unsigned char)v;
+        }
+        out[o]   = '\0';
+        *out_len = o;
+        return out;
 }
