@@ -686,7 +686,7 @@ static int parse_scalar(const struct br_conf_opt *o, const char *text,
 
 /* Frees what one row owns in base and resets it to empty. */
 static void clear_value(const struct br_conf_opt *o, void *base) {
-        size_t *cnt = o->cnt_offset ? field(base, o->cnt_offset) : NULL;
+        size_t *cnt = field(base, o->cnt_offset); /* lists and maps only */
         size_t i;
 
         switch (o->type) {
@@ -1811,12 +1811,12 @@ static int dump_has(const struct br_conf_opt *o, const void *base) {
 
 static void dump_value(FILE *out, const struct br_conf_opt *o, const void *base,
                        int indent) {
-        const size_t *cnt = o->cnt_offset ? cfield(base, o->cnt_offset) : NULL;
+        const size_t *cnt = cfield(base, o->cnt_offset); /* lists, maps */
         char buf[64];
         size_t i;
 
         /* Non-empty maps and lists of routes continue on the next lines. */
-        if (!cnt || !*cnt || o->type == BR_T_STRLIST)
+        if (!((o->type == BR_T_MAP || o->type == BR_T_ROUTES) && *cnt))
                 fputc(' ', out);
         switch (o->type) {
         case BR_T_STRING: {
