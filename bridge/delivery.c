@@ -634,6 +634,11 @@ void br_dead_letter(struct br_ctx *ctx, struct br_event *ev)
         e.key_len               = ev->msg->key_len;
         e.value                 = ev->msg->value;
         e.value_len             = ev->msg->value_len;
+        /* a message over the input limit would not fit the sink either and
+         * would block its partition for good: keep its head; the whole
+         * message stays in the source topic */
+        if (e.value_len > (size_t)ctx->conf->limits.max_message_bytes)
+                e.value_len = (size_t)ctx->conf->limits.max_message_bytes;
         e.reason                = ev->reason ? ev->reason : "";
         e.cls                   = ev->cls;
         e.topic                 = ev->msg->part->topic;

@@ -385,6 +385,22 @@ static int kafka_open(struct br_dlq *dlq, const struct br_conf *conf,
                                           "bucketbridge-dead-letter", rderr,
                                           sizeof(rderr));
         }
+        /* an entry holds a value of up to limits.max_message_bytes plus
+         * its context headers: room for both, unless the operator chose */
+        {
+                char max[32];
+                size_t max_len = sizeof(max);
+
+                if (rd_kafka_conf_get(kc, "message.max.bytes", max,
+                                      &max_len) == RD_KAFKA_CONF_OK &&
+                    !strcmp(max, "1000000")) {
+                        snprintf(max, sizeof(max), "%lld",
+                                 (long long)conf->limits.max_message_bytes +
+                                     1024 * 1024);
+                        rd_kafka_conf_set(kc, "message.max.bytes", max, rderr,
+                                          sizeof(rderr));
+                }
+        }
         rd_kafka_conf_set_opaque(kc, dlq);
         rd_kafka_conf_set_dr_msg_cb(kc, on_delivery);
         rd_kafka_conf_set_error_cb(kc, on_error);
