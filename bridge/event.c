@@ -393,9 +393,10 @@ static int plan_event(struct br_plan *plan, const struct br_conf *conf,
                 if (!it)
                         return -1;
                 it->cls = BR_DLQ_NO_ROUTE;
-                snprintf(
-                    why, sizeof(why), "no route for bucket %s",
-                    br_quote(q, sizeof(q), ev->bucket, strlen(ev->bucket)));
+                snprintf(why, sizeof(why), "no route for bucket %s",
+                         ev->bucket ? br_quote(q, sizeof(q), ev->bucket,
+                                               strlen(ev->bucket))
+                                    : "(none)");
                 if (!(it->reason = dup_opt(why)))
                         return -1;
                 return item_names(it, ev);
