@@ -434,6 +434,8 @@ static void set_reason(struct br_event *ev, const char *prefix,
 static void unit_outage(struct br_ctx *ctx, struct br_unit *u,
                         const char *reason, int64_t now)
 {
+        char safe[512];
+
         u->next_probe_us = now + ctx->conf->retry.max_backoff_ms * 1000;
         if (u->in_outage)
                 return;
@@ -444,7 +446,7 @@ static void unit_outage(struct br_ctx *ctx, struct br_unit *u,
         br_log(&ctx->log, BR_LOG_ERROR,
                "msg=\"storage unit outage, holding its records\" "
                "storage_client_id=%s reason=\"%s\"",
-               u->storage_client_id, reason);
+               u->storage_client_id, br_log_escape(safe, sizeof(safe), reason));
 }
 
 static void unit_recovered(struct br_ctx *ctx, struct br_unit *u)
@@ -469,6 +471,7 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
         int64_t due;
         long status = 0;
         int was_probe = u->in_outage && u->probe_in_flight;
+        char key[BR_LOG_KEY_MAX], bucket[256];
 
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
         if (curl_easy_getinfo(x->easy, CURLINFO_RETRY_AFTER, &retry_after) !=
@@ -500,11 +503,13 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
                 ctx->stats.delivered++;
                 br_log(&ctx->log, BR_LOG_DEBUG,
                        "msg=\"delivered\" topic=%s partition=%d offset=%lld "
-                       "record=%d bucket=%s key=\"%s\" correlation_id=%s "
+                       "record=%d bucket=\"%s\" key=\"%s\" correlation_id=%s "
                        "attempts=%d",
                        ev->msg->part->topic, (int)ev->msg->part->partition,
-                       (long long)ev->msg->offset, ev->record, ev->bucket,
-                       ev->key, out.correlation_id, ev->attempts);
+                       (long long)ev->msg->offset, ev->record,
+                       br_log_escape(bucket, sizeof(bucket), ev->bucket),
+                       br_log_escape(key, sizeof(key), ev->key),
+                       out.correlation_id, ev->attempts);
                 event_done(ctx, ev);
                 return;
         case BR_OUTCOME_OUTAGE:
@@ -547,7 +552,8 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
                "attempts=%d in_ms=%lld reason=\"%s\"",
                ev->msg->part->topic, (int)ev->msg->part->partition,
                (long long)ev->msg->offset, ev->record, ev->attempts,
-               (long long)((due - now) / 1000), out.reason);
+               (long long)((due - now) / 1000),
+               br_log_escape(key, sizeof(key), out.reason));
         wait_until(ctx, ev, due);
 }
 
@@ -581,15 +587,18 @@ static void event_done(struct br_ctx *ctx, struct br_event *ev)
 static void log_dead_letter(struct br_ctx *ctx, const struct br_event *ev,
                             enum br_log_level level, const char *what)
 {
+        char key[BR_LOG_KEY_MAX], bucket[256], reason[1024];
+
         br_log(&ctx->log, level,
                "msg=\"%s\" topic=%s partition=%d offset=%lld record=%d "
-               "class=%s bucket=%s key=\"%s\" http_status=%ld attempts=%d "
-               "reason=\"%s\"",
+               "class=%s bucket=\"%s\" key=\"%s\" http_status=%ld "
+               "attempts=%d reason=\"%s\"",
                what, ev->msg->part->topic, (int)ev->msg->part->partition,
                (long long)ev->msg->offset, ev->record,
-               br_dlq_class_name(ev->cls), ev->bucket ? ev->bucket : "-",
-               ev->key ? ev->key : "-", ev->http_status, ev->attempts,
-               ev->reason ? ev->reason : "-");
+               br_dlq_class_name(ev->cls),
+               br_log_escape(bucket, sizeof(bucket), ev->bucket),
+               br_log_escape(key, sizeof(key), ev->key), ev->http_status,
+               ev->attempts, br_log_escape(reason, sizeof(reason), ev->reason));
 }
 
 static void dlq_done(void *cb_opaque, void *entry_opaque, int ok,

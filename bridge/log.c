@@ -1,6 +1,7 @@
 #include "bridge/log.h"
 
 #include <stdarg.h>
+#include <string.h>
 #include <time.h>
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -27,4 +28,36 @@ void br_log_write(struct br_log *log, enum br_log_level level,
         va_end(ap);
         fputc('\n', out);
         funlockfile(out);
+}
+
+const char *br_log_escape(char *buf, size_t size, const char *s)
+{
+        size_t o = 0;
+
+        if (!s)
+                s = "-";
+        for (; *s && o + 5 < size; s++) {
+                unsigned char c = (unsigned char)*s;
+
+                if (c == '"' || c == '\\' || c < 0x20 || c == 0x7f) {
+                        snprintf(buf + o, size - o, "\\x%02x", c);
+                        o += 4;
+                } else {
+                        buf[o++] = (char)c;
+                }
+        }
+        if (*s && size >= 4) {
+                /* cut on a character boundary, then mark the cut */
+                while (o > 0 && ((unsigned char)buf[o - 1] & 0xc0) == 0x80)
+                        o--;
+                if (o > 0 && ((unsigned char)buf[o - 1] & 0x80))
+                        o--;
+                if (o > size - 4)
+                        o = size - 4;
+                memcpy(buf + o, "...", 3);
+                o += 3;
+        }
+        if (size)
+                buf[o < size ? o : size - 1] = '\0';
+        return buf;
 }

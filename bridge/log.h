@@ -3,6 +3,7 @@
 #ifndef BR_LOG_H
 #define BR_LOG_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "bridge/conf.h"
@@ -15,6 +16,14 @@ struct br_log {
 void br_log_write(struct br_log *log, enum br_log_level level,
                   const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* s made safe inside a quoted log value: '"', '\\' and control bytes
+ * as \xNN, UTF-8 kept, cut with "..." to fit size.  NULL gives "-".
+ * Returns buf.  Object keys and reasons come from payloads: a newline or
+ * quote in them must not forge a log line. */
+/* Room for a 1024-byte key with every byte escaped. */
+#define BR_LOG_KEY_MAX (1024 * 4 + 8)
+const char *br_log_escape(char *buf, size_t size, const char *s);
 
 #define br_log(LOG, LEVEL, ...)                                                \
         do {                                                                   \

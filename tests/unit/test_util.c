@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bridge/log.h"
 #include "bridge/util.h"
 
 static void roundtrip(const char *raw, size_t len, const char *b64)
@@ -62,12 +63,30 @@ static void test_rfc3339(void **state)
         assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
 }
 
+/* A key with a quote and a newline cannot forge a log line. */
+static void test_log_escape(void **state)
+{
+        char buf[64];
+
+        (void)state;
+        assert_string_equal(br_log_escape(buf, sizeof(buf), "a\"b\nc\\d"),
+                            "a\\x22b\\x0ac\\x5cd");
+        assert_string_equal(br_log_escape(buf, sizeof(buf), "Überblick 🐱"),
+                            "Überblick 🐱");
+        assert_string_equal(br_log_escape(buf, sizeof(buf), NULL), "-");
+        /* cut with a mark, never inside a character */
+        assert_string_equal(br_log_escape(buf, 12, "abcdefgh🐱xyz"),
+                            "abcdefg...");
+        assert_true(strlen(br_log_escape(buf, 8, "0123456789")) < 8);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_base64_vectors),
             cmocka_unit_test(test_base64_rejects),
             cmocka_unit_test(test_rfc3339),
+            cmocka_unit_test(test_log_escape),
         };
 
         return cmocka_run_group_tests_name("util", tests, NULL, NULL);
