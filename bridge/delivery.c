@@ -710,6 +710,21 @@ int br_delivery_start(struct br_ctx *ctx, char *errstr, size_t errstr_size)
         return 0;
 }
 
+/* Teardown with a record unfinished: its offset was never stored, so
+ * Kafka hands it out again; its message goes with its last record, never
+ * marked done. */
+static void event_abandon(struct br_event *ev)
+{
+        struct br_msg *msg = ev->msg;
+
+        br_event_free(ev);
+        if (msg && --msg->open == 0) {
+                free(msg->key);
+                free(msg->value);
+                free(msg);
+        }
+}
+
 void br_delivery_stop(struct br_ctx *ctx)
 {
         struct br_endpoint *ep, *ep_next;
@@ -723,10 +738,10 @@ void br_delivery_stop(struct br_ctx *ctx)
                 struct br_event *ev;
 
                 while ((ev = unit_pop(u)))
-                        br_event_free(ev);
+                        event_abandon(ev);
         }
         for (i = 0; i < ctx->retry_cnt; i++)
-                br_event_free(ctx->retry_heap[i]);
+                event_abandon(ctx->retry_heap[i]);
         ctx->retry_cnt = 0;
         free(ctx->retry_heap);
         ctx->retry_heap = NULL;
@@ -734,7 +749,7 @@ void br_delivery_stop(struct br_ctx *ctx)
                 x_next = x->next_all;
                 if (x->ev) {
                         curl_multi_remove_handle(ctx->multi, x->easy);
-                        br_event_free(x->ev);
+                        event_abandon(x->ev);
                 }
                 curl_easy_cleanup(x->easy);
                 free(x->resp);
