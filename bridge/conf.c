@@ -1230,6 +1230,8 @@ static void check_cross(struct loader *L, struct scope *sc) {
         const struct seen *dt   = seen_of(sc, "dead_letter.topic");
         const struct seen *df   = seen_of(sc, "dead_letter.file");
         const struct seen *dn   = seen_of(sc, "dead_letter.none");
+        const struct seen *mf   = seen_of(sc, "webhook.max_in_flight");
+        const struct seen *mp   = seen_of(sc, "webhook.max_pending");
 
         if (!ib->bad && !mb->bad &&
             c->retry.initial_backoff_ms > c->retry.max_backoff_ms) {
@@ -1245,6 +1247,15 @@ static void check_cross(struct loader *L, struct scope *sc) {
                        "retry.max_backoff (%s)",
                        a, b);
         }
+        if (!mf->bad && !mp->bad &&
+            c->webhook.max_pending < c->webhook.max_in_flight)
+                err_at(L,
+                       mp->at.line   ? mp->at
+                       : mf->at.line ? mf->at
+                                     : sc->at,
+                       "webhook.max_pending: %d is less than "
+                       "webhook.max_in_flight (%d)",
+                       c->webhook.max_pending, c->webhook.max_in_flight);
         if (!(L->flags & BR_CONF_F_PARTIAL) && !dt->bad && !df->bad &&
             !dn->bad && !c->dead_letter.topic && !c->dead_letter.file &&
             !c->dead_letter.none)

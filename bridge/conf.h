@@ -58,7 +58,8 @@ struct br_conf {
                 char *api_key; /* secret */
                 int64_t timeout_ms;
                 int64_t connect_timeout_ms;
-                int max_in_flight;
+                int max_in_flight; /* concurrent requests */
+                int max_pending;   /* records held before pausing */
                 int64_t max_response_bytes;
         } webhook;
         struct br_route *routes; /* first match wins */

@@ -73,8 +73,13 @@ const struct br_conf_opt br_conf_opts[] = {
      "Limit for establishing the connection."},
     {"webhook.max_in_flight", BR_T_INT, BR_OFF(webhook.max_in_flight), "64", 1,
      10000, NULL, 0,
-     "Records in flight or waiting for a retry; at this many, Kafka "
-     "partitions are paused until half have finished."},
+     "Requests running at once, over kept-alive connections."},
+    {"webhook.max_pending", BR_T_INT, BR_OFF(webhook.max_pending), "2048", 1,
+     1000000, NULL, 0,
+     "Records held in memory: in flight, queued, waiting for a retry or "
+     "held by an outage.  At this many, Kafka partitions are paused until "
+     "half have finished; the backlog waits in Kafka.  At least "
+     "webhook.max_in_flight."},
     {"webhook.max_response_bytes", BR_T_SIZE,
      BR_OFF(webhook.max_response_bytes), "64K", 1 * KIB, 16 * MIB, NULL, 0,
      "Response bodies are cut at this size (kept for classification and "

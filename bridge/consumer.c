@@ -483,7 +483,7 @@ static void pause_all(struct br_ctx *ctx, int pause)
 
 void br_consumer_backpressure(struct br_ctx *ctx)
 {
-        size_t cap = (size_t)ctx->conf->webhook.max_in_flight;
+        size_t cap = (size_t)ctx->conf->webhook.max_pending;
 
         if (!ctx->rk)
                 return;

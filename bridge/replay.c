@@ -93,7 +93,7 @@ static void replay_one(struct replay *r, const struct replay_entry *e)
                 dry_run(r, e);
                 return;
         }
-        wait_for_room(r, (size_t)r->conf->webhook.max_in_flight);
+        wait_for_room(r, (size_t)r->conf->webhook.max_pending);
         if (r->ctx->stopping)
                 return;
         br_ingest(r->ctx, e->topic, e->partition, e->offset, e->key,
