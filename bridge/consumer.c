@@ -283,6 +283,10 @@ int br_consumer_start(struct br_ctx *ctx, char *errstr, size_t errstr_size)
         }
         /* the fd fires only when the queue goes from empty to non-empty */
         rd_kafka_queue_io_event_enable(ctx->queue, ctx->queue_fds[1], "1", 1);
+        if (br_loop_watch(ctx, ctx->queue_fds[0]) == -1) {
+                snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
+                return -1;
+        }
 
         topics = rd_kafka_topic_partition_list_new((int)conf->kafka.topic_cnt);
         for (i = 0; i < conf->kafka.topic_cnt; i++)

@@ -1,6 +1,8 @@
 /* Construction and teardown of the runtime, in dependency order. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "bridge/ctx.h"
@@ -79,10 +81,16 @@ static struct br_ctx *ctx_new(struct br_conf *conf, int signal_fd,
         ctx->signal_fd    = signal_fd;
         ctx->queue_fds[0] = -1;
         ctx->queue_fds[1] = -1;
+        ctx->epoll_fd     = epoll_create1(EPOLL_CLOEXEC);
         br_offsets_init(&ctx->offsets);
         br_plan_init(&ctx->plan);
         br_retry_rng_init(&ctx->rng);
 
+        if (ctx->epoll_fd == -1 ||
+            (signal_fd >= 0 && br_loop_watch(ctx, signal_fd) == -1)) {
+                snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
+                goto fail;
+        }
         if (!strcmp(conf->kafka.brokers, "embedded")) {
                 if (embedded_start(ctx, errstr, errstr_size) == -1)
                         goto fail;
@@ -97,6 +105,11 @@ static struct br_ctx *ctx_new(struct br_conf *conf, int signal_fd,
                                       errstr_size);
                 if (!ctx->dlq)
                         goto fail;
+                if (br_loop_watch(ctx, br_dlq_fd(ctx->dlq)) == -1) {
+                        snprintf(errstr, errstr_size, "epoll: %s",
+                                 strerror(errno));
+                        goto fail;
+                }
         }
         if (with_consumer && br_consumer_start(ctx, errstr, errstr_size) == -1)
                 goto fail;
@@ -136,6 +149,8 @@ void br_ctx_destroy(struct br_ctx *ctx)
                 close(ctx->queue_fds[0]);
         if (ctx->queue_fds[1] >= 0)
                 close(ctx->queue_fds[1]);
+        if (ctx->epoll_fd >= 0)
+                close(ctx->epoll_fd);
         if (ctx->mock)
                 rd_kafka_mock_cluster_destroy(ctx->mock);
         if (ctx->mock_rk)

@@ -130,8 +130,12 @@ struct br_ctx {
         /* planning scratch, reused per message */
         struct br_plan plan;
 
-        /* delivery */
+        /* delivery: curl tells us its sockets and timer; we wait on them
+         * with our own fds in one epoll set (curl's ephiperfifo model),
+         * so a turn touches only the transfers that have work */
         CURLM *multi;
+        int epoll_fd;
+        int64_t curl_due_us; /* curl's timer, -1 = none */
         struct br_xfer *xfer_free;
         struct br_xfer *xfer_all;
         size_t unit_rr; /* round-robin start for dispatch fairness */
@@ -180,6 +184,8 @@ void br_loop_run_once(struct br_ctx *ctx, int timeout_ms);
 int br_loop_run(struct br_ctx *ctx);
 /* Begins a graceful stop (what SIGTERM does). */
 void br_loop_stop(struct br_ctx *ctx);
+/* Adds fd (readable = work for the loop) to the loop's wait set. */
+int br_loop_watch(struct br_ctx *ctx, int fd);
 
 /* consumer.c */
 int br_consumer_start(struct br_ctx *ctx, char *errstr, size_t errstr_size);

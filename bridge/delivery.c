@@ -1,8 +1,10 @@
 /* HTTP side: one CURLM, pooled easy handles (keep-alive), units and
  * endpoints, the retry heap and the dead-letter hand-off (STYLE.md 5).
  * classify.c decides what an answer means, retry.c when to try again. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "bridge/classify.h"
 #include "bridge/ctx.h"
@@ -560,9 +562,10 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
 void br_delivery_collect(struct br_ctx *ctx)
 {
         CURLMsg *m;
-        int running, left;
+        int left;
 
-        curl_multi_perform(ctx->multi, &running);
+        /* the transfers themselves advanced in the loop's wait, through
+         * curl_multi_socket_action on the sockets that had work */
         while ((m = curl_multi_info_read(ctx->multi, &left))) {
                 struct br_xfer *x = NULL;
 
@@ -683,16 +686,61 @@ void br_dlq_serve_ctx(struct br_ctx *ctx)
 
 /* ---- lifecycle -------------------------------------------------------- */
 
+/* curl tells us which of its sockets to watch for what. */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
+                     void *socketp)
+{
+        struct br_ctx *ctx = userp;
+        struct epoll_event ev;
+
+        (void)easy;
+        if (what == CURL_POLL_REMOVE) {
+                /* curl may have closed it already: nothing to undo then */
+                epoll_ctl(ctx->epoll_fd, EPOLL_CTL_DEL, s, NULL);
+                return 0;
+        }
+        memset(&ev, 0, sizeof(ev));
+        ev.events  = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
+                     (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+        ev.data.fd = s;
+        if (socketp) {
+                if (epoll_ctl(ctx->epoll_fd, EPOLL_CTL_MOD, s, &ev) == 0)
+                        return 0;
+        }
+        if (epoll_ctl(ctx->epoll_fd, EPOLL_CTL_ADD, s, &ev) == -1 &&
+            (errno != EEXIST ||
+             epoll_ctl(ctx->epoll_fd, EPOLL_CTL_MOD, s, &ev) == -1))
+                return -1;
+        curl_multi_assign(ctx->multi, s, ctx);
+        return 0;
+}
+
+/* curl's one timer: when it wants socket_action(CURL_SOCKET_TIMEOUT). */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+        struct br_ctx *ctx = userp;
+
+        (void)multi;
+        ctx->curl_due_us =
+            timeout_ms < 0 ? -1 : br_now_us() + (int64_t)timeout_ms * 1000;
+        return 0;
+}
+
 int br_delivery_start(struct br_ctx *ctx, char *errstr, size_t errstr_size)
 {
         const struct br_conf *conf = ctx->conf;
         size_t i;
 
-        ctx->multi = curl_multi_init();
+        ctx->curl_due_us = -1;
+        ctx->multi       = curl_multi_init();
         if (!ctx->multi) {
                 snprintf(errstr, errstr_size, "curl_multi_init failed");
                 return -1;
         }
+        curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(ctx->multi, CURLMOPT_SOCKETDATA, ctx);
+        curl_multi_setopt(ctx->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(ctx->multi, CURLMOPT_TIMERDATA, ctx);
         curl_multi_setopt(ctx->multi, CURLMOPT_PIPELINING,
                           (long)CURLPIPE_MULTIPLEX);
         curl_multi_setopt(ctx->multi, CURLMOPT_MAX_HOST_CONNECTIONS,

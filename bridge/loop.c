@@ -1,8 +1,9 @@
-/* One thread, one loop (STYLE.md 2).  curl_multi_poll waits on curl's
- * sockets plus ours: the consumer queue's event fd, the dead-letter
- * producer's and the signalfd. */
-#include <poll.h>
+/* One thread, one loop (STYLE.md 2).  One epoll set holds curl's sockets
+ * (handed to us by its socket callback) and ours: the consumer queue's
+ * event fd, the dead-letter sink's and the signalfd. */
 #include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -57,36 +58,29 @@ static void read_signals(struct br_ctx *ctx)
         }
 }
 
+int br_loop_watch(struct br_ctx *ctx, int fd)
+{
+        struct epoll_event ev;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.events  = EPOLLIN;
+        ev.data.fd = fd;
+        return epoll_ctl(ctx->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 static void loop_wait(struct br_ctx *ctx, int timeout_ms)
 {
-        struct curl_waitfd fds[3];
-        unsigned n = 0;
-        int64_t wait_us;
-        int numfds;
+        struct epoll_event events[64];
+        int64_t now = br_now_us(), wait_us;
+        int i, n, running;
 
-        if (ctx->queue_fds[0] >= 0) {
-                fds[n].fd      = ctx->queue_fds[0];
-                fds[n].events  = CURL_WAIT_POLLIN;
-                fds[n].revents = 0;
-                n++;
-        }
-        if (ctx->signal_fd >= 0) {
-                fds[n].fd      = ctx->signal_fd;
-                fds[n].events  = CURL_WAIT_POLLIN;
-                fds[n].revents = 0;
-                n++;
-        }
-        if (ctx->dlq && br_dlq_fd(ctx->dlq) >= 0) {
-                fds[n].fd      = br_dlq_fd(ctx->dlq);
-                fds[n].events  = CURL_WAIT_POLLIN;
-                fds[n].revents = 0;
-                n++;
-        }
-        wait_us = br_delivery_next_due(ctx, br_now_us(), WAIT_CAP_US);
-        if (ctx->drain_more)
+        wait_us = br_delivery_next_due(ctx, now, WAIT_CAP_US);
+        if (ctx->curl_due_us >= 0 && ctx->curl_due_us - now < wait_us)
+                wait_us = ctx->curl_due_us - now;
+        if (ctx->drain_more || wait_us < 0)
                 wait_us = 0;
         if (ctx->stopping) {
-                int64_t left = ctx->stop_deadline_us - br_now_us();
+                int64_t left = ctx->stop_deadline_us - now;
 
                 if (left < wait_us)
                         wait_us = left < 0 ? 0 : left;
@@ -94,10 +88,32 @@ static void loop_wait(struct br_ctx *ctx, int timeout_ms)
         if (timeout_ms >= 0 && (int64_t)timeout_ms * 1000 < wait_us)
                 wait_us = (int64_t)timeout_ms * 1000;
         /* round up: a due time must not be polled for with 0 repeatedly */
-        curl_multi_poll(ctx->multi, fds, n, (int)((wait_us + 999) / 1000),
-                        &numfds);
-        if (ctx->signal_fd >= 0)
-                read_signals(ctx);
+        n = epoll_wait(ctx->epoll_fd, events, 64, (int)((wait_us + 999) / 1000));
+        for (i = 0; i < n; i++) {
+                int fd = events[i].data.fd;
+                int what;
+
+                if (fd == ctx->signal_fd) {
+                        read_signals(ctx);
+                        continue;
+                }
+                /* the consumer queue and dead-letter fds are drained by
+                 * the steps of the next turn */
+                if (fd == ctx->queue_fds[0] ||
+                    (ctx->dlq && fd == br_dlq_fd(ctx->dlq)))
+                        continue;
+                what = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                       (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                       (events[i].events & (EPOLLERR | EPOLLHUP)
+                            ? CURL_CSELECT_ERR
+                            : 0);
+                curl_multi_socket_action(ctx->multi, fd, what, &running);
+        }
+        if (ctx->curl_due_us >= 0 && br_now_us() >= ctx->curl_due_us) {
+                ctx->curl_due_us = -1;
+                curl_multi_socket_action(ctx->multi, CURL_SOCKET_TIMEOUT, 0,
+                                         &running);
+        }
 }
 
 void br_loop_run_once(struct br_ctx *ctx, int timeout_ms)
