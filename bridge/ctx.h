@@ -79,6 +79,7 @@ struct br_event {
         size_t response_len;
         /* attempts */
         int attempts;
+        int is_probe;             /* the outage probe of its unit */
         int64_t first_attempt_us; /* monotonic */
         int64_t first_attempt_wall_us;
         int64_t last_attempt_wall_us;
@@ -138,7 +139,6 @@ struct br_ctx {
         int64_t curl_due_us; /* curl's timer, -1 = none */
         struct br_xfer *xfer_free;
         struct br_xfer *xfer_all;
-        size_t unit_rr; /* round-robin start for dispatch fairness */
         struct br_endpoint *endpoints;
         struct br_unit *units;
         size_t in_flight; /* running transfers */

@@ -354,37 +354,57 @@ static int start_transfer(struct br_ctx *ctx, struct br_event *ev)
         return 0;
 }
 
+/* Starts u's next record if its unit and endpoint allow it now.
+ * 1 started, 0 not allowed, -1 no resources (try again next turn). */
+static int dispatch_one(struct br_ctx *ctx, struct br_unit *u, int64_t now)
+{
+        struct br_event *ev;
+        int probe = 0;
+
+        if (u->in_outage) {
+                /* one probe at a time, spaced out */
+                if (u->probe_in_flight || now < u->next_probe_us)
+                        return 0;
+                probe = 1;
+        } else if (!br_circuit_allow(&u->ep->circuit, now)) {
+                return 0;
+        }
+        ev = unit_pop(u);
+        if (start_transfer(ctx, ev) == -1) {
+                unit_push(u, ev, 1);
+                /* no verdict: let the next turn probe */
+                if (!probe)
+                        br_circuit_release(&u->ep->circuit);
+                return -1;
+        }
+        ev->is_probe       = probe;
+        u->probe_in_flight = probe;
+        return 1;
+}
+
 void br_delivery_dispatch(struct br_ctx *ctx)
 {
-        size_t cap = (size_t)ctx->conf->webhook.max_in_flight;
+        size_t cap  = (size_t)ctx->conf->webhook.max_in_flight;
         int64_t now = br_now_us();
-        struct br_unit *u;
+        int progress = 1;
 
         if (ctx->stop_now)
                 return;
-        for (u = ctx->units; u && ctx->in_flight < cap; u = u->next) {
-                while (u->queued && ctx->in_flight < cap) {
-                        struct br_event *ev;
+        /* one record per unit per pass: a unit with a long queue does not
+         * take every slot from the others */
+        while (progress && ctx->in_flight < cap) {
+                struct br_unit *u;
 
-                        if (u->in_outage) {
-                                /* one probe at a time, spaced out */
-                                if (u->probe_in_flight ||
-                                    now < u->next_probe_us)
-                                        break;
-                                u->probe_in_flight = 1;
-                        } else if (!br_circuit_allow(&u->ep->circuit, now)) {
-                                break;
-                        }
-                        ev = unit_pop(u);
-                        if (start_transfer(ctx, ev) == -1) {
-                                unit_push(u, ev, 1);
-                                /* no verdict: let the next turn probe */
-                                if (u->in_outage)
-                                        u->probe_in_flight = 0;
-                                else
-                                        br_circuit_release(&u->ep->circuit);
+                progress = 0;
+                for (u = ctx->units; u && ctx->in_flight < cap; u = u->next) {
+                        int r;
+
+                        if (!u->queued)
+                                continue;
+                        r = dispatch_one(ctx, u, now);
+                        if (r == -1)
                                 return;
-                        }
+                        progress |= r;
                 }
         }
 }
@@ -472,7 +492,7 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
         int64_t now            = br_now_us();
         int64_t due;
         long status = 0;
-        int was_probe = u->in_outage && u->probe_in_flight;
+        int was_probe = ev->is_probe;
         char key[BR_LOG_KEY_MAX], bucket[256];
 
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -495,6 +515,7 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
         xfer_put(ctx, x);
         u->ep->in_flight--;
         ctx->in_flight--;
+        ev->is_probe = 0;
         if (was_probe)
                 u->probe_in_flight = 0;
 
