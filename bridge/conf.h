@@ -14,12 +14,7 @@ enum br_format {
         BR_FORMAT_GENERIC  /* {"Name":K} */
 };
 
-enum br_log_level {
-        BR_LOG_ERROR,
-        BR_LOG_WARN,
-        BR_LOG_INFO,
-        BR_LOG_DEBUG
-};
+enum br_log_level { BR_LOG_ERROR, BR_LOG_WARN, BR_LOG_INFO, BR_LOG_DEBUG };
 
 /* A key/value pair from a YAML map, with where it was written. */
 struct br_kv {
@@ -35,12 +30,12 @@ struct br_route {
         char *suffix;            /* NULL = any key */
         char *storage_client_id; /* required */
         enum br_format format;
-        char *scan_id;           /* NULL = no scanId member */
-        char *webhook_url;       /* NULL = webhook.url */
-        char *api_key;           /* NULL = webhook.api_key (secret) */
-        unsigned events;         /* BR_KIND_BIT set; 0 = top-level events */
-        int line;                /* where the entry starts, for messages */
-        size_t index;            /* position in routes */
+        char *scan_id;     /* NULL = no scanId member */
+        char *webhook_url; /* NULL = webhook.url */
+        char *api_key;     /* NULL = webhook.api_key (secret) */
+        unsigned events;   /* BR_KIND_BIT set; 0 = top-level events */
+        int line;          /* where the entry starts, for messages */
+        size_t index;      /* position in routes */
 };
 
 struct br_conf {
@@ -74,10 +69,10 @@ struct br_conf {
         struct {
                 int64_t initial_backoff_ms;
                 int64_t max_backoff_ms;
-                int max_attempts;          /* 0 = unlimited */
-                int64_t max_age_ms;        /* 0 = forever */
+                int max_attempts;   /* 0 = unlimited */
+                int64_t max_age_ms; /* 0 = forever */
                 int64_t max_retry_after_ms;
-                int circuit_failures;      /* consecutive, opens circuit */
+                int circuit_failures; /* consecutive, opens circuit */
         } retry;
         struct {
                 char *topic;
@@ -114,7 +109,7 @@ enum br_conf_type {
 #define BR_O_URL      0x4 /* must start with http:// or https:// */
 
 struct br_conf_opt {
-        const char *name;  /* dotted path, e.g. "webhook.timeout" */
+        const char *name; /* dotted path, e.g. "webhook.timeout" */
         enum br_conf_type type;
         size_t offset;     /* of the value in its struct */
         size_t cnt_offset; /* lists and maps: of the size_t count */
@@ -122,7 +117,7 @@ struct br_conf_opt {
         int64_t min;       /* numbers: lowest value; lists: fewest items */
         int64_t max;       /* numbers: highest value; lists: most items */
         const char *const *enums; /* NULL-terminated */
-        unsigned flags;    /* BR_O_* */
+        unsigned flags;           /* BR_O_* */
         const char *doc;
 };
 
@@ -144,8 +139,7 @@ void br_conf_destroy(struct br_conf *conf);
 
 /* First route matching bucket and key, or NULL. */
 const struct br_route *br_conf_route_match(const struct br_conf *conf,
-                                           const char *bucket,
-                                           const char *key);
+                                           const char *bucket, const char *key);
 
 /* help-config: every option with type, default and doc. */
 void br_conf_help(FILE *out, int markdown);

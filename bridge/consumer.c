@@ -14,14 +14,13 @@
 /* Messages handled per turn before curl gets a look in. */
 #define CONSUMER_BUDGET 500
 
-static const char *const owned_properties[] = {
-    "enable.auto.offset.store", "enable.auto.commit", "group.id",
-    "bootstrap.servers", NULL};
+static const char *const owned_properties[] = {"enable.auto.offset.store",
+                                               "enable.auto.commit", "group.id",
+                                               "bootstrap.servers", NULL};
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                   const char *buf)
-{
-        struct br_ctx *ctx = rd_kafka_opaque(rk);
+                   const char *buf) {
+        struct br_ctx *ctx    = rd_kafka_opaque(rk);
         enum br_log_level lvl = level <= LOG_ERR       ? BR_LOG_ERROR
                                 : level <= LOG_WARNING ? BR_LOG_WARN
                                 : level <= LOG_INFO    ? BR_LOG_INFO
@@ -31,8 +30,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason,
-                     void *opaque)
-{
+                     void *opaque) {
         struct br_ctx *ctx = opaque;
         char errstr[512];
 
@@ -51,9 +49,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason,
                reason);
 }
 
-static int set_prop(rd_kafka_conf_t *kconf, const char *name,
-                    const char *value, char *errstr, size_t errstr_size)
-{
+static int set_prop(rd_kafka_conf_t *kconf, const char *name, const char *value,
+                    char *errstr, size_t errstr_size) {
         char kerr[512];
 
         if (rd_kafka_conf_set(kconf, name, value, kerr, sizeof(kerr)) ==
@@ -64,8 +61,7 @@ static int set_prop(rd_kafka_conf_t *kconf, const char *name,
 }
 
 static void store_partitions(struct br_ctx *ctx,
-                             rd_kafka_topic_partition_list_t *only)
-{
+                             rd_kafka_topic_partition_list_t *only) {
         rd_kafka_topic_partition_list_t *list =
             rd_kafka_topic_partition_list_new(8);
         struct br_partition *p;
@@ -77,12 +73,10 @@ static void store_partitions(struct br_ctx *ctx,
 
                 if (!p->assigned || wm < 0 || wm <= p->stored)
                         continue;
-                if (only &&
-                    !rd_kafka_topic_partition_list_find(only, p->topic,
-                                                        p->partition))
+                if (only && !rd_kafka_topic_partition_list_find(only, p->topic,
+                                                                p->partition))
                         continue;
-                rd_kafka_topic_partition_list_add(list, p->topic,
-                                                  p->partition)
+                rd_kafka_topic_partition_list_add(list, p->topic, p->partition)
                     ->offset = wm;
         }
         if (list->cnt == 0) {
@@ -114,21 +108,19 @@ static void store_partitions(struct br_ctx *ctx,
         rd_kafka_topic_partition_list_destroy(list);
 }
 
-void br_offsets_flush(struct br_ctx *ctx)
-{
+void br_offsets_flush(struct br_ctx *ctx) {
         if (ctx->rk)
                 store_partitions(ctx, NULL);
 }
 
 static void set_assigned(struct br_ctx *ctx,
-                         rd_kafka_topic_partition_list_t *parts, int assigned)
-{
+                         rd_kafka_topic_partition_list_t *parts, int assigned) {
         int i;
 
         for (i = 0; i < parts->cnt; i++) {
-                struct br_partition *p = br_offsets_partition(
-                    &ctx->offsets, parts->elems[i].topic,
-                    parts->elems[i].partition);
+                struct br_partition *p =
+                    br_offsets_partition(&ctx->offsets, parts->elems[i].topic,
+                                         parts->elems[i].partition);
 
                 if (!p)
                         continue;
@@ -143,19 +135,17 @@ static void set_assigned(struct br_ctx *ctx,
 }
 
 static void log_partitions(struct br_ctx *ctx, const char *what,
-                           const rd_kafka_topic_partition_list_t *parts)
-{
+                           const rd_kafka_topic_partition_list_t *parts) {
         int i;
 
         for (i = 0; i < parts->cnt; i++)
-                br_log(&ctx->log, BR_LOG_INFO, "msg=\"%s\" topic=%s partition=%d",
-                       what, parts->elems[i].topic,
-                       (int)parts->elems[i].partition);
+                br_log(&ctx->log, BR_LOG_INFO,
+                       "msg=\"%s\" topic=%s partition=%d", what,
+                       parts->elems[i].topic, (int)parts->elems[i].partition);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
         struct br_ctx *ctx = opaque;
         int cooperative =
             !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
@@ -193,8 +183,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* kafka.properties, passed through; the ones we own are refused. */
 int br_kafka_conf_apply(rd_kafka_conf_t *kconf, const struct br_conf *conf,
-                        char *errstr, size_t errstr_size)
-{
+                        char *errstr, size_t errstr_size) {
         char kerr[512];
         size_t i;
 
@@ -226,8 +215,7 @@ int br_kafka_conf_apply(rd_kafka_conf_t *kconf, const struct br_conf *conf,
 }
 
 int br_consumer_check_properties(const struct br_conf *conf, char *errstr,
-                                 size_t errstr_size)
-{
+                                 size_t errstr_size) {
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
         int rc = br_kafka_conf_apply(kconf, conf, errstr, errstr_size);
 
@@ -235,8 +223,7 @@ int br_consumer_check_properties(const struct br_conf *conf, char *errstr,
         return rc;
 }
 
-int br_consumer_start(struct br_ctx *ctx, char *errstr, size_t errstr_size)
-{
+int br_consumer_start(struct br_ctx *ctx, char *errstr, size_t errstr_size) {
         const struct br_conf *conf = ctx->conf;
         rd_kafka_conf_t *kconf     = rd_kafka_conf_new();
         rd_kafka_topic_partition_list_t *topics;
@@ -309,8 +296,7 @@ fail:
         return -1;
 }
 
-void br_msg_record_done(struct br_ctx *ctx, struct br_msg *msg)
-{
+void br_msg_record_done(struct br_ctx *ctx, struct br_msg *msg) {
         if (--msg->open > 0)
                 return;
         if (msg->generation == msg->part->generation)
@@ -322,8 +308,7 @@ void br_msg_record_done(struct br_ctx *ctx, struct br_msg *msg)
         free(msg);
 }
 
-static void *copy_bytes(const void *src, size_t len)
-{
+static void *copy_bytes(const void *src, size_t len) {
         void *dst;
 
         if (!src)
@@ -335,15 +320,14 @@ static void *copy_bytes(const void *src, size_t len)
 }
 
 static struct br_event *event_from_item(struct br_msg *msg,
-                                        struct br_plan_item *item)
-{
+                                        struct br_plan_item *item) {
         struct br_event *ev = calloc(1, sizeof(*ev));
 
         if (!ev)
                 return NULL;
-        ev->msg      = msg;
-        ev->record   = item->record;
-        ev->cls      = item->cls;
+        ev->msg    = msg;
+        ev->record = item->record;
+        ev->cls    = item->cls;
         /* take the item's strings: the plan is reused for the next message */
         ev->body     = item->body;
         ev->body_len = item->body_len;
@@ -359,8 +343,7 @@ static struct br_event *event_from_item(struct br_msg *msg,
 
 int br_ingest(struct br_ctx *ctx, const char *topic, int32_t partition,
               int64_t offset, const void *key, size_t key_len,
-              const void *value, size_t value_len, int only_record)
-{
+              const void *value, size_t value_len, int only_record) {
         struct br_partition *part;
         struct br_msg *msg;
         size_t i;
@@ -425,16 +408,15 @@ oom:
                 free(msg);
         }
         br_log(&ctx->log, BR_LOG_ERROR,
-               "msg=\"out of memory\" topic=%s partition=%d offset=%lld",
-               topic, (int)partition, (long long)offset);
+               "msg=\"out of memory\" topic=%s partition=%d offset=%lld", topic,
+               (int)partition, (long long)offset);
         ctx->exit_code = 1;
         ctx->stop_now  = 1;
         br_loop_stop(ctx);
         return -1;
 }
 
-void br_consumer_drain(struct br_ctx *ctx)
-{
+void br_consumer_drain(struct br_ctx *ctx) {
         char buf[64];
         int n;
 
@@ -470,8 +452,7 @@ void br_consumer_drain(struct br_ctx *ctx)
         ctx->drain_more = 1;
 }
 
-static void pause_all(struct br_ctx *ctx, int pause)
-{
+static void pause_all(struct br_ctx *ctx, int pause) {
         rd_kafka_topic_partition_list_t *list = NULL;
 
         if (rd_kafka_assignment(ctx->rk, &list) || !list)
@@ -485,8 +466,7 @@ static void pause_all(struct br_ctx *ctx, int pause)
         rd_kafka_topic_partition_list_destroy(list);
 }
 
-void br_consumer_backpressure(struct br_ctx *ctx)
-{
+void br_consumer_backpressure(struct br_ctx *ctx) {
         size_t cap = (size_t)ctx->conf->webhook.max_pending;
 
         if (!ctx->rk)
@@ -513,8 +493,7 @@ void br_consumer_backpressure(struct br_ctx *ctx)
         }
 }
 
-void br_consumer_close(struct br_ctx *ctx)
-{
+void br_consumer_close(struct br_ctx *ctx) {
         rd_kafka_resp_err_t err;
 
         if (!ctx->rk)

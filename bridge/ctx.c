@@ -16,8 +16,7 @@
 #define EMBEDDED_PARTITIONS 4
 
 static void mock_log_cb(const rd_kafka_t *rk, int level, const char *fac,
-                        const char *buf)
-{
+                        const char *buf) {
         struct br_ctx *ctx = rd_kafka_opaque(rk);
 
         if (level <= 3)
@@ -26,16 +25,15 @@ static void mock_log_cb(const rd_kafka_t *rk, int level, const char *fac,
 }
 
 static int embedded_start(struct br_ctx *ctx, char *errstr,
-                          size_t errstr_size)
-{
+                          size_t errstr_size) {
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
         char kerr[256];
         size_t i;
 
         rd_kafka_conf_set_opaque(kconf, ctx);
         rd_kafka_conf_set_log_cb(kconf, mock_log_cb);
-        ctx->mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, kerr,
-                                    sizeof(kerr));
+        ctx->mock_rk =
+            rd_kafka_new(RD_KAFKA_PRODUCER, kconf, kerr, sizeof(kerr));
         if (!ctx->mock_rk) {
                 rd_kafka_conf_destroy(kconf);
                 snprintf(errstr, errstr_size, "embedded kafka: %s", kerr);
@@ -52,8 +50,8 @@ static int embedded_start(struct br_ctx *ctx, char *errstr,
                                            ctx->conf->kafka.topics[i],
                                            EMBEDDED_PARTITIONS, 1);
         if (ctx->conf->dead_letter.topic)
-                rd_kafka_mock_topic_create(
-                    ctx->mock, ctx->conf->dead_letter.topic, 1, 1);
+                rd_kafka_mock_topic_create(ctx->mock,
+                                           ctx->conf->dead_letter.topic, 1, 1);
         ctx->bootstraps = strdup(rd_kafka_mock_cluster_bootstraps(ctx->mock));
         if (!ctx->bootstraps) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -67,8 +65,7 @@ static int embedded_start(struct br_ctx *ctx, char *errstr,
 
 static struct br_ctx *ctx_new(struct br_conf *conf, int signal_fd,
                               int with_consumer, char *errstr,
-                              size_t errstr_size)
-{
+                              size_t errstr_size) {
         struct br_ctx *ctx = calloc(1, sizeof(*ctx));
 
         if (!ctx) {
@@ -101,8 +98,8 @@ static struct br_ctx *ctx_new(struct br_conf *conf, int signal_fd,
         if (br_delivery_start(ctx, errstr, errstr_size) == -1)
                 goto fail;
         if (conf->dead_letter.topic || conf->dead_letter.file) {
-                ctx->dlq = br_dlq_new(conf, ctx->bootstraps, errstr,
-                                      errstr_size);
+                ctx->dlq =
+                    br_dlq_new(conf, ctx->bootstraps, errstr, errstr_size);
                 if (!ctx->dlq)
                         goto fail;
                 if (br_loop_watch(ctx, br_dlq_fd(ctx->dlq)) == -1) {
@@ -120,19 +117,16 @@ fail:
 }
 
 struct br_ctx *br_ctx_new(struct br_conf *conf, int signal_fd, char *errstr,
-                          size_t errstr_size)
-{
+                          size_t errstr_size) {
         return ctx_new(conf, signal_fd, 1, errstr, errstr_size);
 }
 
 struct br_ctx *br_ctx_new_sender(struct br_conf *conf, int signal_fd,
-                                 char *errstr, size_t errstr_size)
-{
+                                 char *errstr, size_t errstr_size) {
         return ctx_new(conf, signal_fd, 0, errstr, errstr_size);
 }
 
-void br_ctx_destroy(struct br_ctx *ctx)
-{
+void br_ctx_destroy(struct br_ctx *ctx) {
         if (!ctx)
                 return;
         /* consumer first: closing it stores and commits what is finished */

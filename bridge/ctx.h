@@ -106,7 +106,7 @@ struct br_stats {
         uint64_t records;
         uint64_t delivered;
         uint64_t skipped;
-        uint64_t rejected;     /* plan rejects: malformed, no route */
+        uint64_t rejected; /* plan rejects: malformed, no route */
         uint64_t dead_lettered;
         uint64_t retries;
         uint64_t orphaned;
@@ -120,10 +120,10 @@ struct br_ctx {
         /* Kafka */
         rd_kafka_t *rk;
         rd_kafka_queue_t *queue;
-        int queue_fds[2]; /* consumer queue's io event pipe */
+        int queue_fds[2];    /* consumer queue's io event pipe */
         rd_kafka_t *mock_rk; /* embedded mode: hosts the mock cluster */
         struct rd_kafka_mock_cluster_s *mock;
-        char *bootstraps;    /* effective brokers */
+        char *bootstraps; /* effective brokers */
         struct br_offsets offsets;
         int paused;
         int drain_more; /* consumer budget hit: do not block next wait */

@@ -16,8 +16,7 @@
 
 static void event_done(struct br_ctx *ctx, struct br_event *ev);
 
-void br_event_free(struct br_event *ev)
-{
+void br_event_free(struct br_event *ev) {
         if (!ev)
                 return;
         free(ev->body);
@@ -31,8 +30,7 @@ void br_event_free(struct br_event *ev)
 /* ---- endpoints and units ---------------------------------------------- */
 
 static struct br_endpoint *endpoint_get(struct br_ctx *ctx, const char *url,
-                                        const char *api_key)
-{
+                                        const char *api_key) {
         struct br_endpoint *ep;
         struct curl_slist *h = NULL, *tmp;
         char *line;
@@ -67,7 +65,7 @@ static struct br_endpoint *endpoint_get(struct br_ctx *ctx, const char *url,
         if (!ep->url)
                 goto fail;
         br_circuit_init(&ep->circuit);
-        ep->next      = ctx->endpoints;
+        ep->next       = ctx->endpoints;
         ctx->endpoints = ep;
         return ep;
 fail:
@@ -77,8 +75,7 @@ fail:
 }
 
 static struct br_unit *unit_get(struct br_ctx *ctx, struct br_endpoint *ep,
-                                const char *storage_client_id)
-{
+                                const char *storage_client_id) {
         struct br_unit *u;
 
         for (u = ctx->units; u; u = u->next)
@@ -100,18 +97,16 @@ static struct br_unit *unit_get(struct br_ctx *ctx, struct br_endpoint *ep,
 }
 
 struct br_unit *br_delivery_unit(struct br_ctx *ctx,
-                                 const struct br_route *route)
-{
+                                 const struct br_route *route) {
         const struct br_conf *conf = ctx->conf;
-        struct br_endpoint *ep = endpoint_get(
-            ctx, route->webhook_url ? route->webhook_url : conf->webhook.url,
+        struct br_endpoint *ep     = endpoint_get(
+                ctx, route->webhook_url ? route->webhook_url : conf->webhook.url,
             route->api_key ? route->api_key : conf->webhook.api_key);
 
         return ep ? unit_get(ctx, ep, route->storage_client_id) : NULL;
 }
 
-static void unit_push(struct br_unit *u, struct br_event *ev, int front)
-{
+static void unit_push(struct br_unit *u, struct br_event *ev, int front) {
         ev->state = BR_EV_QUEUED;
         if (front) {
                 ev->next      = u->queue_head;
@@ -129,8 +124,7 @@ static void unit_push(struct br_unit *u, struct br_event *ev, int front)
         u->queued++;
 }
 
-static struct br_event *unit_pop(struct br_unit *u)
-{
+static struct br_event *unit_pop(struct br_unit *u) {
         struct br_event *ev = u->queue_head;
 
         if (!ev)
@@ -145,8 +139,7 @@ static struct br_event *unit_pop(struct br_unit *u)
 
 /* ---- retry heap (min-heap on due_us) ---------------------------------- */
 
-static void heap_swap(struct br_ctx *ctx, size_t a, size_t b)
-{
+static void heap_swap(struct br_ctx *ctx, size_t a, size_t b) {
         struct br_event *t = ctx->retry_heap[a];
 
         ctx->retry_heap[a]             = ctx->retry_heap[b];
@@ -155,8 +148,7 @@ static void heap_swap(struct br_ctx *ctx, size_t a, size_t b)
         ctx->retry_heap[b]->heap_index = b;
 }
 
-static int heap_push(struct br_ctx *ctx, struct br_event *ev)
-{
+static int heap_push(struct br_ctx *ctx, struct br_event *ev) {
         size_t i;
 
         if (ctx->retry_cnt == ctx->retry_cap) {
@@ -180,21 +172,20 @@ static int heap_push(struct br_ctx *ctx, struct br_event *ev)
         return 0;
 }
 
-static struct br_event *heap_pop(struct br_ctx *ctx)
-{
+static struct br_event *heap_pop(struct br_ctx *ctx) {
         struct br_event *top = ctx->retry_heap[0];
-        size_t i = 0;
+        size_t i             = 0;
 
-        ctx->retry_heap[0] = ctx->retry_heap[--ctx->retry_cnt];
+        ctx->retry_heap[0]             = ctx->retry_heap[--ctx->retry_cnt];
         ctx->retry_heap[0]->heap_index = 0;
         for (;;) {
                 size_t l = 2 * i + 1, r = l + 1, m = i;
 
-                if (l < ctx->retry_cnt && ctx->retry_heap[l]->due_us <
-                                              ctx->retry_heap[m]->due_us)
+                if (l < ctx->retry_cnt &&
+                    ctx->retry_heap[l]->due_us < ctx->retry_heap[m]->due_us)
                         m = l;
-                if (r < ctx->retry_cnt && ctx->retry_heap[r]->due_us <
-                                              ctx->retry_heap[m]->due_us)
+                if (r < ctx->retry_cnt &&
+                    ctx->retry_heap[r]->due_us < ctx->retry_heap[m]->due_us)
                         m = r;
                 if (m == i)
                         break;
@@ -204,8 +195,7 @@ static struct br_event *heap_pop(struct br_ctx *ctx)
         return top;
 }
 
-static void wait_until(struct br_ctx *ctx, struct br_event *ev, int64_t due)
-{
+static void wait_until(struct br_ctx *ctx, struct br_event *ev, int64_t due) {
         enum br_event_state keep = ev->state;
 
         ev->due_us = due;
@@ -222,8 +212,7 @@ static void wait_until(struct br_ctx *ctx, struct br_event *ev, int64_t due)
         ev->state = keep == BR_EV_DLQ ? BR_EV_DLQ : BR_EV_WAITING;
 }
 
-void br_retry_fire(struct br_ctx *ctx)
-{
+void br_retry_fire(struct br_ctx *ctx) {
         int64_t now = br_now_us();
 
         while (ctx->retry_cnt && ctx->retry_heap[0]->due_us <= now) {
@@ -237,8 +226,7 @@ void br_retry_fire(struct br_ctx *ctx)
 }
 
 int64_t br_delivery_next_due(struct br_ctx *ctx, int64_t now_us,
-                             int64_t cap_us)
-{
+                             int64_t cap_us) {
         int64_t wait = cap_us;
         struct br_unit *u;
 
@@ -261,8 +249,7 @@ int64_t br_delivery_next_due(struct br_ctx *ctx, int64_t now_us,
 
 /* ---- transfers -------------------------------------------------------- */
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *opaque)
-{
+static size_t on_body(char *data, size_t size, size_t nmemb, void *opaque) {
         struct br_xfer *x = opaque;
         size_t len        = size * nmemb;
         size_t room       = x->resp_cap - x->resp_len;
@@ -275,8 +262,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *opaque)
         return size * nmemb;
 }
 
-static struct br_xfer *xfer_get(struct br_ctx *ctx)
-{
+static struct br_xfer *xfer_get(struct br_ctx *ctx) {
         struct br_xfer *x = ctx->xfer_free;
 
         if (x) {
@@ -301,15 +287,13 @@ static struct br_xfer *xfer_get(struct br_ctx *ctx)
         return x;
 }
 
-static void xfer_put(struct br_ctx *ctx, struct br_xfer *x)
-{
+static void xfer_put(struct br_ctx *ctx, struct br_xfer *x) {
         x->ev          = NULL;
         x->next_free   = ctx->xfer_free;
         ctx->xfer_free = x;
 }
 
-static int start_transfer(struct br_ctx *ctx, struct br_event *ev)
-{
+static int start_transfer(struct br_ctx *ctx, struct br_event *ev) {
         const struct br_conf *conf = ctx->conf;
         struct br_xfer *x          = xfer_get(ctx);
         CURL *e;
@@ -356,8 +340,7 @@ static int start_transfer(struct br_ctx *ctx, struct br_event *ev)
 
 /* Starts u's next record if its unit and endpoint allow it now.
  * 1 started, 0 not allowed, -1 no resources (try again next turn). */
-static int dispatch_one(struct br_ctx *ctx, struct br_unit *u, int64_t now)
-{
+static int dispatch_one(struct br_ctx *ctx, struct br_unit *u, int64_t now) {
         struct br_event *ev;
         int probe = 0;
 
@@ -382,10 +365,9 @@ static int dispatch_one(struct br_ctx *ctx, struct br_unit *u, int64_t now)
         return 1;
 }
 
-void br_delivery_dispatch(struct br_ctx *ctx)
-{
-        size_t cap  = (size_t)ctx->conf->webhook.max_in_flight;
-        int64_t now = br_now_us();
+void br_delivery_dispatch(struct br_ctx *ctx) {
+        size_t cap   = (size_t)ctx->conf->webhook.max_in_flight;
+        int64_t now  = br_now_us();
         int progress = 1;
 
         if (ctx->stop_now)
@@ -409,8 +391,7 @@ void br_delivery_dispatch(struct br_ctx *ctx)
         }
 }
 
-void br_delivery_submit(struct br_ctx *ctx, struct br_event *ev)
-{
+void br_delivery_submit(struct br_ctx *ctx, struct br_event *ev) {
         if (!ev->unit) {
                 br_log(&ctx->log, BR_LOG_ERROR, "msg=\"out of memory\"");
                 ctx->exit_code = 1;
@@ -423,8 +404,7 @@ void br_delivery_submit(struct br_ctx *ctx, struct br_event *ev)
 }
 
 static void keep_response(struct br_event *ev, const struct br_xfer *x,
-                          long status)
-{
+                          long status) {
         size_t len = x->resp_len < RESPONSE_KEEP ? x->resp_len : RESPONSE_KEEP;
 
         free(ev->response);
@@ -441,8 +421,7 @@ static void keep_response(struct br_event *ev, const struct br_xfer *x,
 }
 
 static void set_reason(struct br_event *ev, const char *prefix,
-                       const char *text)
-{
+                       const char *text) {
         size_t len = strlen(prefix) + strlen(text) + 1;
         char *r    = malloc(len);
 
@@ -454,8 +433,7 @@ static void set_reason(struct br_event *ev, const char *prefix,
 }
 
 static void unit_outage(struct br_ctx *ctx, struct br_unit *u,
-                        const char *reason, int64_t now)
-{
+                        const char *reason, int64_t now) {
         char safe[512];
 
         u->next_probe_us = now + ctx->conf->retry.max_backoff_ms * 1000;
@@ -471,8 +449,7 @@ static void unit_outage(struct br_ctx *ctx, struct br_unit *u,
                u->storage_client_id, br_log_escape(safe, sizeof(safe), reason));
 }
 
-static void unit_recovered(struct br_ctx *ctx, struct br_unit *u)
-{
+static void unit_recovered(struct br_ctx *ctx, struct br_unit *u) {
         if (!u->in_outage)
                 return;
         u->in_outage = 0;
@@ -482,8 +459,7 @@ static void unit_recovered(struct br_ctx *ctx, struct br_unit *u)
 }
 
 static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
-                            CURLcode code)
-{
+                            CURLcode code) {
         struct br_event *ev = x->ev;
         struct br_unit *u   = ev->unit;
         struct br_http_result res;
@@ -491,7 +467,7 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
         curl_off_t retry_after = -1;
         int64_t now            = br_now_us();
         int64_t due;
-        long status = 0;
+        long status   = 0;
         int was_probe = ev->is_probe;
         char key[BR_LOG_KEY_MAX], bucket[256];
 
@@ -501,12 +477,12 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
                 retry_after = -1;
         memset(&res, 0, sizeof(res));
         res.transport_error = code == CURLE_OK ? 0 : (int)code;
-        res.transport_msg =
-            x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
+        res.transport_msg = x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
         res.status        = code == CURLE_OK ? status : 0;
         res.body          = x->resp;
         res.body_len      = x->resp_len;
-        res.retry_after_s = code == CURLE_OK && retry_after > 0 ? (long)retry_after : -1;
+        res.retry_after_s =
+            code == CURLE_OK && retry_after > 0 ? (long)retry_after : -1;
         br_classify(&res, &out);
 
         keep_response(ev, x, res.status);
@@ -557,8 +533,7 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
                            ctx->conf->retry.circuit_failures, now,
                            out.retry_after_s);
         if (was_probe)
-                u->next_probe_us =
-                    now + ctx->conf->retry.max_backoff_ms * 1000;
+                u->next_probe_us = now + ctx->conf->retry.max_backoff_ms * 1000;
         if (!br_retry_next(&ctx->retry_policy, &ctx->rng, ev->attempts,
                            ev->first_attempt_us, now, out.retry_after_s,
                            &due)) {
@@ -580,8 +555,7 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
         wait_until(ctx, ev, due);
 }
 
-void br_delivery_collect(struct br_ctx *ctx)
-{
+void br_delivery_collect(struct br_ctx *ctx) {
         CURLMsg *m;
         int left;
 
@@ -599,8 +573,7 @@ void br_delivery_collect(struct br_ctx *ctx)
 
 /* ---- finishing records ------------------------------------------------ */
 
-static void event_done(struct br_ctx *ctx, struct br_event *ev)
-{
+static void event_done(struct br_ctx *ctx, struct br_event *ev) {
         struct br_msg *msg = ev->msg;
 
         ctx->open_records--;
@@ -609,8 +582,7 @@ static void event_done(struct br_ctx *ctx, struct br_event *ev)
 }
 
 static void log_dead_letter(struct br_ctx *ctx, const struct br_event *ev,
-                            enum br_log_level level, const char *what)
-{
+                            enum br_log_level level, const char *what) {
         char key[BR_LOG_KEY_MAX], bucket[256], reason[1024];
 
         br_log(&ctx->log, level,
@@ -626,8 +598,7 @@ static void log_dead_letter(struct br_ctx *ctx, const struct br_event *ev,
 }
 
 static void dlq_done(void *cb_opaque, void *entry_opaque, int ok,
-                     const char *err)
-{
+                     const char *err) {
         struct br_ctx *ctx  = cb_opaque;
         struct br_event *ev = entry_opaque;
         int64_t due;
@@ -648,8 +619,7 @@ static void dlq_done(void *cb_opaque, void *entry_opaque, int ok,
         wait_until(ctx, ev, due);
 }
 
-void br_dead_letter(struct br_ctx *ctx, struct br_event *ev)
-{
+void br_dead_letter(struct br_ctx *ctx, struct br_event *ev) {
         struct br_dlq_entry e;
         char errstr[256];
 
@@ -663,10 +633,10 @@ void br_dead_letter(struct br_ctx *ctx, struct br_event *ev)
         }
         log_dead_letter(ctx, ev, BR_LOG_WARN, "dead-lettering");
         memset(&e, 0, sizeof(e));
-        e.key                   = ev->msg->key;
-        e.key_len               = ev->msg->key_len;
-        e.value                 = ev->msg->value;
-        e.value_len             = ev->msg->value_len;
+        e.key       = ev->msg->key;
+        e.key_len   = ev->msg->key_len;
+        e.value     = ev->msg->value;
+        e.value_len = ev->msg->value_len;
         /* a message over the input limit would not fit the sink either and
          * would block its partition for good: keep its head; the whole
          * message stays in the source topic */
@@ -690,8 +660,7 @@ void br_dead_letter(struct br_ctx *ctx, struct br_event *ev)
                 dlq_done(ctx, ev, 0, errstr);
 }
 
-void br_dlq_serve_ctx(struct br_ctx *ctx)
-{
+void br_dlq_serve_ctx(struct br_ctx *ctx) {
         if (!ctx->dlq)
                 return;
         br_dlq_serve(ctx->dlq, dlq_done, ctx);
@@ -709,8 +678,7 @@ void br_dlq_serve_ctx(struct br_ctx *ctx)
 
 /* curl tells us which of its sockets to watch for what. */
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
-                     void *socketp)
-{
+                     void *socketp) {
         struct br_ctx *ctx = userp;
         struct epoll_event ev;
 
@@ -721,8 +689,8 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
                 return 0;
         }
         memset(&ev, 0, sizeof(ev));
-        ev.events  = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
-                     (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+        ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
+                    (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
         ev.data.fd = s;
         if (socketp) {
                 if (epoll_ctl(ctx->epoll_fd, EPOLL_CTL_MOD, s, &ev) == 0)
@@ -737,8 +705,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 }
 
 /* curl's one timer: when it wants socket_action(CURL_SOCKET_TIMEOUT). */
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
+static int on_timer(CURLM *multi, long timeout_ms, void *userp) {
         struct br_ctx *ctx = userp;
 
         (void)multi;
@@ -747,8 +714,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
         return 0;
 }
 
-int br_delivery_start(struct br_ctx *ctx, char *errstr, size_t errstr_size)
-{
+int br_delivery_start(struct br_ctx *ctx, char *errstr, size_t errstr_size) {
         const struct br_conf *conf = ctx->conf;
         size_t i;
 
@@ -782,8 +748,7 @@ int br_delivery_start(struct br_ctx *ctx, char *errstr, size_t errstr_size)
 /* Teardown with a record unfinished: its offset was never stored, so
  * Kafka hands it out again; its message goes with its last record, never
  * marked done. */
-static void event_abandon(struct br_event *ev)
-{
+static void event_abandon(struct br_event *ev) {
         struct br_msg *msg = ev->msg;
 
         br_event_free(ev);
@@ -794,8 +759,7 @@ static void event_abandon(struct br_event *ev)
         }
 }
 
-void br_delivery_stop(struct br_ctx *ctx)
-{
+void br_delivery_stop(struct br_ctx *ctx) {
         struct br_endpoint *ep, *ep_next;
         struct br_unit *u, *u_next;
         struct br_xfer *x, *x_next;

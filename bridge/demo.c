@@ -11,9 +11,9 @@
 #include "bridge/receiver.h"
 #include "bridge/util.h"
 
-#define DEMO_TOPIC    "minio-events"
+#define DEMO_TOPIC       "minio-events"
 #define DEMO_DEADLINE_US (60 * 1000000LL)
-#define DEMO_MAX_FILE (1024 * 1024)
+#define DEMO_MAX_FILE    (1024 * 1024)
 
 struct demo {
         size_t produced;
@@ -21,16 +21,14 @@ struct demo {
         size_t expected_posts;
 };
 
-static void on_done(void *opaque, const struct br_msg *msg)
-{
+static void on_done(void *opaque, const struct br_msg *msg) {
         struct demo *d = opaque;
 
         (void)msg;
         d->finished++;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
+static char *read_file(const char *path, size_t *len) {
         FILE *f = fopen(path, "rb");
         char *buf;
 
@@ -44,8 +42,7 @@ static char *read_file(const char *path, size_t *len)
 }
 
 static int produce_files(struct br_ctx *ctx, struct demo *d, int argc,
-                         char **argv)
-{
+                         char **argv) {
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
         rd_kafka_t *producer;
         struct br_plan plan;
@@ -54,8 +51,8 @@ static int produce_files(struct br_ctx *ctx, struct demo *d, int argc,
 
         rd_kafka_conf_set(kconf, "bootstrap.servers", ctx->bootstraps, errstr,
                           sizeof(errstr));
-        producer = rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr,
-                                sizeof(errstr));
+        producer =
+            rd_kafka_new(RD_KAFKA_PRODUCER, kconf, errstr, sizeof(errstr));
         if (!producer) {
                 rd_kafka_conf_destroy(kconf);
                 fprintf(stderr, "demo: producer: %s\n", errstr);
@@ -63,7 +60,7 @@ static int produce_files(struct br_ctx *ctx, struct demo *d, int argc,
         }
         br_plan_init(&plan);
         for (i = 0; i < argc; i++) {
-                size_t len = 0, j;
+                size_t len  = 0, j;
                 char *value = read_file(argv[i], &len);
                 rd_kafka_resp_err_t err;
 
@@ -102,8 +99,7 @@ static int produce_files(struct br_ctx *ctx, struct demo *d, int argc,
         return rc;
 }
 
-static void print_committed(struct br_ctx *ctx)
-{
+static void print_committed(struct br_ctx *ctx) {
         rd_kafka_topic_partition_list_t *list = NULL;
         rd_kafka_resp_err_t err;
         int i;
@@ -124,8 +120,7 @@ static void print_committed(struct br_ctx *ctx)
         rd_kafka_topic_partition_list_destroy(list);
 }
 
-int br_demo_main(int argc, char **argv, int signal_fd)
-{
+int br_demo_main(int argc, char **argv, int signal_fd) {
         struct br_receiver *recv;
         struct br_conf *conf = NULL;
         struct br_ctx *ctx   = NULL;
@@ -179,8 +174,7 @@ int br_demo_main(int argc, char **argv, int signal_fd)
                 fprintf(stderr, "demo: %s\n", errstr);
                 goto out;
         }
-        printf("embedded Kafka at %s, topic " DEMO_TOPIC "\n",
-               ctx->bootstraps);
+        printf("embedded Kafka at %s, topic " DEMO_TOPIC "\n", ctx->bootstraps);
         ctx->on_message_done = on_done;
         ctx->hook_opaque     = &d;
         if (produce_files(ctx, &d, argc - 1, argv + 1) == -1)

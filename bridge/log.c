@@ -6,9 +6,8 @@
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
-void br_log_write(struct br_log *log, enum br_log_level level,
-                  const char *fmt, ...)
-{
+void br_log_write(struct br_log *log, enum br_log_level level, const char *fmt,
+                  ...) {
         FILE *out = log->out ? log->out : stderr;
         struct timespec ts;
         struct tm tm;
@@ -30,8 +29,7 @@ void br_log_write(struct br_log *log, enum br_log_level level,
         funlockfile(out);
 }
 
-const char *br_log_escape(char *buf, size_t size, const char *s)
-{
+const char *br_log_escape(char *buf, size_t size, const char *s) {
         size_t o = 0;
 
         if (!s)

@@ -13,9 +13,8 @@ struct br_log {
         FILE *out; /* stderr unless a test redirects it */
 };
 
-void br_log_write(struct br_log *log, enum br_log_level level,
-                  const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void br_log_write(struct br_log *log, enum br_log_level level, const char *fmt,
+                  ...) __attribute__((format(printf, 3, 4)));
 
 /* s made safe inside a quoted log value: '"', '\\' and control bytes
  * as \xNN, UTF-8 kept, cut with "..." to fit size.  NULL gives "-".

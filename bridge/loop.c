@@ -14,8 +14,7 @@
 /* Longest wait without a reason to wake: bounds how late a deadline is. */
 #define WAIT_CAP_US 1000000
 
-int br_loop_done(const struct br_ctx *ctx)
-{
+int br_loop_done(const struct br_ctx *ctx) {
         if (!ctx->stopping)
                 return 0;
         if (ctx->stop_now || ctx->open_records == 0)
@@ -23,11 +22,10 @@ int br_loop_done(const struct br_ctx *ctx)
         return br_now_us() >= ctx->stop_deadline_us;
 }
 
-void br_loop_stop(struct br_ctx *ctx)
-{
+void br_loop_stop(struct br_ctx *ctx) {
         if (ctx->stopping)
                 return;
-        ctx->stopping         = 1;
+        ctx->stopping = 1;
         ctx->stop_deadline_us =
             br_now_us() + ctx->conf->shutdown.grace_ms * 1000;
         br_log(&ctx->log, BR_LOG_INFO,
@@ -35,8 +33,7 @@ void br_loop_stop(struct br_ctx *ctx)
                ctx->open_records, (long long)ctx->conf->shutdown.grace_ms);
 }
 
-static void read_signals(struct br_ctx *ctx)
-{
+static void read_signals(struct br_ctx *ctx) {
         struct signalfd_siginfo si;
 
         while (read(ctx->signal_fd, &si, sizeof(si)) == sizeof(si)) {
@@ -58,8 +55,7 @@ static void read_signals(struct br_ctx *ctx)
         }
 }
 
-int br_loop_watch(struct br_ctx *ctx, int fd)
-{
+int br_loop_watch(struct br_ctx *ctx, int fd) {
         struct epoll_event ev;
 
         memset(&ev, 0, sizeof(ev));
@@ -68,8 +64,7 @@ int br_loop_watch(struct br_ctx *ctx, int fd)
         return epoll_ctl(ctx->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-static void loop_wait(struct br_ctx *ctx, int timeout_ms)
-{
+static void loop_wait(struct br_ctx *ctx, int timeout_ms) {
         struct epoll_event events[64];
         int64_t now = br_now_us(), wait_us;
         int i, n, running;
@@ -88,7 +83,8 @@ static void loop_wait(struct br_ctx *ctx, int timeout_ms)
         if (timeout_ms >= 0 && (int64_t)timeout_ms * 1000 < wait_us)
                 wait_us = (int64_t)timeout_ms * 1000;
         /* round up: a due time must not be polled for with 0 repeatedly */
-        n = epoll_wait(ctx->epoll_fd, events, 64, (int)((wait_us + 999) / 1000));
+        n = epoll_wait(ctx->epoll_fd, events, 64,
+                       (int)((wait_us + 999) / 1000));
         for (i = 0; i < n; i++) {
                 int fd = events[i].data.fd;
                 int what;
@@ -102,11 +98,11 @@ static void loop_wait(struct br_ctx *ctx, int timeout_ms)
                 if (fd == ctx->queue_fds[0] ||
                     (ctx->dlq && fd == br_dlq_fd(ctx->dlq)))
                         continue;
-                what = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-                       (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-                       (events[i].events & (EPOLLERR | EPOLLHUP)
-                            ? CURL_CSELECT_ERR
-                            : 0);
+                what =
+                    (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                    (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                    (events[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR
+                                                              : 0);
                 curl_multi_socket_action(ctx->multi, fd, what, &running);
         }
         if (ctx->curl_due_us >= 0 && br_now_us() >= ctx->curl_due_us) {
@@ -116,8 +112,7 @@ static void loop_wait(struct br_ctx *ctx, int timeout_ms)
         }
 }
 
-void br_loop_run_once(struct br_ctx *ctx, int timeout_ms)
-{
+void br_loop_run_once(struct br_ctx *ctx, int timeout_ms) {
         br_delivery_collect(ctx);
         br_consumer_drain(ctx);
         br_dlq_serve_ctx(ctx);
@@ -129,8 +124,7 @@ void br_loop_run_once(struct br_ctx *ctx, int timeout_ms)
                 loop_wait(ctx, timeout_ms);
 }
 
-int br_loop_run(struct br_ctx *ctx)
-{
+int br_loop_run(struct br_ctx *ctx) {
         while (!br_loop_done(ctx))
                 br_loop_run_once(ctx, -1);
         if (ctx->open_records)

@@ -37,8 +37,7 @@ static const char usage[] =
 
 /* Signals are blocked before any library starts a thread, so they reach
  * us only through the signalfd. */
-static int signals_setup(void)
-{
+static int signals_setup(void) {
         sigset_t set;
 
         signal(SIGPIPE, SIG_IGN);
@@ -51,8 +50,7 @@ static int signals_setup(void)
         return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
-static const char *conf_arg(int argc, char **argv)
-{
+static const char *conf_arg(int argc, char **argv) {
         int i;
 
         for (i = 1; i < argc; i++) {
@@ -65,8 +63,7 @@ static const char *conf_arg(int argc, char **argv)
         return NULL;
 }
 
-static struct br_conf *load_or_report(const char *path)
-{
+static struct br_conf *load_or_report(const char *path) {
         char errstr[8192];
         struct br_conf *conf;
 
@@ -80,8 +77,7 @@ static struct br_conf *load_or_report(const char *path)
         return conf;
 }
 
-static int cmd_check(int argc, char **argv)
-{
+static int cmd_check(int argc, char **argv) {
         struct br_conf *conf = load_or_report(conf_arg(argc, argv));
         char errstr[1024];
 
@@ -97,8 +93,7 @@ static int cmd_check(int argc, char **argv)
         return 0;
 }
 
-static int cmd_dump(int argc, char **argv)
-{
+static int cmd_dump(int argc, char **argv) {
         struct br_conf *conf = load_or_report(conf_arg(argc, argv));
 
         if (!conf)
@@ -108,8 +103,7 @@ static int cmd_dump(int argc, char **argv)
         return 0;
 }
 
-static int cmd_run(int argc, char **argv, int signal_fd)
-{
+static int cmd_run(int argc, char **argv, int signal_fd) {
         struct br_conf *conf = load_or_report(conf_arg(argc, argv));
         struct br_ctx *ctx;
         char errstr[1024];
@@ -137,8 +131,7 @@ static int cmd_run(int argc, char **argv, int signal_fd)
         return rc;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
         const char *cmd = argc > 1 ? argv[1] : NULL;
         int signal_fd, rc;
 
@@ -153,7 +146,8 @@ int main(int argc, char **argv)
                 return 0;
         }
         if (!strcmp(cmd, "help-config")) {
-                br_conf_help(stdout, argc > 2 && !strcmp(argv[2], "--markdown"));
+                br_conf_help(stdout,
+                             argc > 2 && !strcmp(argv[2], "--markdown"));
                 return 0;
         }
         if (!strcmp(cmd, "check"))
@@ -176,8 +170,8 @@ int main(int argc, char **argv)
         } else if (!strcmp(cmd, "replay")) {
                 rc = br_replay_main(argc - 1, argv + 1, signal_fd);
         } else {
-                fprintf(stderr, "bucketbridge: unknown command \"%s\"\n%s",
-                        cmd, usage);
+                fprintf(stderr, "bucketbridge: unknown command \"%s\"\n%s", cmd,
+                        usage);
                 rc = 2;
         }
         curl_global_cleanup();

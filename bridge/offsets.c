@@ -3,13 +3,11 @@
 
 #include "bridge/offsets.h"
 
-void br_offsets_init(struct br_offsets *o)
-{
+void br_offsets_init(struct br_offsets *o) {
         memset(o, 0, sizeof(*o));
 }
 
-void br_offsets_destroy(struct br_offsets *o)
-{
+void br_offsets_destroy(struct br_offsets *o) {
         struct br_partition *p, *next;
 
         for (p = o->parts; p; p = next) {
@@ -25,8 +23,7 @@ void br_offsets_destroy(struct br_offsets *o)
 
 struct br_partition *br_offsets_partition(struct br_offsets *o,
                                           const char *topic,
-                                          int32_t partition)
-{
+                                          int32_t partition) {
         struct br_partition *p;
 
         for (p = o->parts; p; p = p->next)
@@ -48,15 +45,13 @@ struct br_partition *br_offsets_partition(struct br_offsets *o,
         return p;
 }
 
-static size_t slot(const struct br_partition *p, size_t i)
-{
+static size_t slot(const struct br_partition *p, size_t i) {
         return (p->head + i) % p->cap;
 }
 
-static int grow(struct br_partition *p)
-{
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        int64_t *offsets = malloc(cap * sizeof(*offsets));
+static int grow(struct br_partition *p) {
+        size_t cap          = p->cap ? p->cap * 2 : 64;
+        int64_t *offsets    = malloc(cap * sizeof(*offsets));
         unsigned char *done = malloc(cap);
         size_t i;
 
@@ -79,8 +74,7 @@ static int grow(struct br_partition *p)
         return 0;
 }
 
-void br_offsets_orphan(struct br_offsets *o, struct br_partition *p)
-{
+void br_offsets_orphan(struct br_offsets *o, struct br_partition *p) {
         size_t i;
 
         for (i = 0; i < p->cnt; i++)
@@ -94,8 +88,7 @@ void br_offsets_orphan(struct br_offsets *o, struct br_partition *p)
 }
 
 int br_offsets_track(struct br_offsets *o, struct br_partition *p,
-                     int64_t offset)
-{
+                     int64_t offset) {
         if (p->last_seen >= 0 && offset <= p->last_seen)
                 br_offsets_orphan(o, p);
         if (p->cnt == p->cap && grow(p) == -1)
@@ -109,8 +102,7 @@ int br_offsets_track(struct br_offsets *o, struct br_partition *p,
 }
 
 void br_offsets_mark_done(struct br_offsets *o, struct br_partition *p,
-                          int64_t offset)
-{
+                          int64_t offset) {
         size_t lo = 0, hi = p->cnt;
 
         /* offsets are ascending in the ring: binary search */
@@ -133,8 +125,7 @@ void br_offsets_mark_done(struct br_offsets *o, struct br_partition *p,
         }
 }
 
-int64_t br_offsets_watermark(const struct br_partition *p)
-{
+int64_t br_offsets_watermark(const struct br_partition *p) {
         if (p->cnt)
                 return p->offsets[p->head];
         return p->last_seen >= 0 ? p->last_seen + 1 : -1;

@@ -21,8 +21,8 @@ struct br_partition {
         size_t head;
         size_t cnt;
         size_t cap;
-        int64_t last_seen;   /* highest offset tracked, -1 none */
-        int64_t stored;      /* last value handed to offsets_store, -1 none */
+        int64_t last_seen; /* highest offset tracked, -1 none */
+        int64_t stored;    /* last value handed to offsets_store, -1 none */
         struct br_partition *next;
 };
 
@@ -36,8 +36,7 @@ void br_offsets_destroy(struct br_offsets *o);
 
 /* Finds or creates the partition; NULL on allocation failure. */
 struct br_partition *br_offsets_partition(struct br_offsets *o,
-                                          const char *topic,
-                                          int32_t partition);
+                                          const char *topic, int32_t partition);
 
 /* Tracks offset as open.  An offset at or below one already tracked means
  * the consumer went back (seek, reset): the open ones become orphans first.

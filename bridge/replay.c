@@ -54,14 +54,12 @@ static const char usage[] =
 
 /* Keeps the loop turning until fewer than the cap are open: the backlog
  * waits in the source, not in memory. */
-static void wait_for_room(struct replay *r, size_t cap)
-{
+static void wait_for_room(struct replay *r, size_t cap) {
         while (!r->ctx->stopping && r->ctx->open_records >= cap)
                 br_loop_run_once(r->ctx, -1);
 }
 
-static void dry_run(struct replay *r, const struct replay_entry *e)
-{
+static void dry_run(struct replay *r, const struct replay_entry *e) {
         size_t i;
 
         br_plan_message(r->conf, NULL, e->value, e->value_len, &r->plan);
@@ -83,8 +81,7 @@ static void dry_run(struct replay *r, const struct replay_entry *e)
         br_plan_clear(&r->plan);
 }
 
-static void replay_one(struct replay *r, const struct replay_entry *e)
-{
+static void replay_one(struct replay *r, const struct replay_entry *e) {
         r->entries++;
         if (r->only_class && (!e->cls || strcmp(e->cls, r->only_class)))
                 return;
@@ -96,16 +93,15 @@ static void replay_one(struct replay *r, const struct replay_entry *e)
         wait_for_room(r, (size_t)r->conf->webhook.max_pending);
         if (r->ctx->stopping)
                 return;
-        br_ingest(r->ctx, e->topic, e->partition, e->offset, e->key,
-                  e->key_len, e->value, e->value_len, e->record);
+        br_ingest(r->ctx, e->topic, e->partition, e->offset, e->key, e->key_len,
+                  e->value, e->value_len, e->record);
 }
 
 /* ---- from a dead-letter file ------------------------------------------ */
 
 /* name as text, or name_base64 decoded; *buf owns what must be freed. */
 static int bytes_member(json_object *o, const char *name, const void **p,
-                        size_t *len, void **buf)
-{
+                        size_t *len, void **buf) {
         char b64_name[64];
         json_object *v;
 
@@ -131,8 +127,7 @@ static int bytes_member(json_object *o, const char *name, const void **p,
         return 0;
 }
 
-static int int_member(json_object *o, const char *name, int64_t *out)
-{
+static int int_member(json_object *o, const char *name, int64_t *out) {
         json_object *v;
 
         if (!json_object_object_get_ex(o, name, &v) ||
@@ -143,8 +138,7 @@ static int int_member(json_object *o, const char *name, int64_t *out)
 }
 
 static int file_entry(struct replay *r, const char *path, size_t line_no,
-                      const char *line, size_t len)
-{
+                      const char *line, size_t len) {
         json_tokener *tok = json_tokener_new();
         json_object *o    = NULL, *v;
         struct replay_entry e;
@@ -185,12 +179,11 @@ out:
         return rc;
 }
 
-static int from_file(struct replay *r, const char *path)
-{
-        FILE *f = fopen(path, "r");
+static int from_file(struct replay *r, const char *path) {
+        FILE *f    = fopen(path, "r");
         char *line = NULL;
         size_t cap = 0, line_no = 0;
-        off_t snapshot, done = 0;
+        off_t snapshot, done    = 0;
         struct stat st;
         ssize_t n;
 
@@ -229,13 +222,12 @@ static int from_file(struct replay *r, const char *path)
 /* ---- from a dead-letter topic ----------------------------------------- */
 
 static const char *header_str(rd_kafka_headers_t *hdrs, const char *name,
-                              char *buf, size_t size)
-{
+                              char *buf, size_t size) {
         const void *val;
         size_t len;
 
-        if (!hdrs || rd_kafka_header_get_last(hdrs, name, &val, &len) ||
-            !val || len >= size)
+        if (!hdrs || rd_kafka_header_get_last(hdrs, name, &val, &len) || !val ||
+            len >= size)
                 return NULL;
         memcpy(buf, val, len);
         buf[len] = '\0';
@@ -243,8 +235,7 @@ static const char *header_str(rd_kafka_headers_t *hdrs, const char *name,
 }
 
 static int64_t header_int(rd_kafka_headers_t *hdrs, const char *name,
-                          int64_t dflt)
-{
+                          int64_t dflt) {
         char buf[32], *end;
         const char *s = header_str(hdrs, name, buf, sizeof(buf));
         long long v;
@@ -256,8 +247,7 @@ static int64_t header_int(rd_kafka_headers_t *hdrs, const char *name,
         return errno || *end || end == s ? dflt : (int64_t)v;
 }
 
-static void topic_message(struct replay *r, rd_kafka_message_t *rkm)
-{
+static void topic_message(struct replay *r, rd_kafka_message_t *rkm) {
         rd_kafka_headers_t *hdrs = NULL;
         char topic[256], cls[32];
         struct replay_entry e;
@@ -286,8 +276,7 @@ static void topic_message(struct replay *r, rd_kafka_message_t *rkm)
 }
 
 static rd_kafka_t *reader_new(const struct br_conf *conf, char *errstr,
-                              size_t errstr_size)
-{
+                              size_t errstr_size) {
         rd_kafka_conf_t *kconf = rd_kafka_conf_new();
         rd_kafka_t *rk;
 
@@ -296,8 +285,8 @@ static rd_kafka_t *reader_new(const struct br_conf *conf, char *errstr,
         if (br_kafka_conf_apply(kconf, conf, errstr, errstr_size) == -1 ||
             rd_kafka_conf_set(kconf, "bootstrap.servers", conf->kafka.brokers,
                               errstr, errstr_size) ||
-            rd_kafka_conf_set(kconf, "group.id", "bucketbridge-replay",
-                              errstr, errstr_size) ||
+            rd_kafka_conf_set(kconf, "group.id", "bucketbridge-replay", errstr,
+                              errstr_size) ||
             rd_kafka_conf_set(kconf, "enable.auto.commit", "false", errstr,
                               errstr_size) ||
             rd_kafka_conf_set(kconf, "enable.partition.eof", "true", errstr,
@@ -311,14 +300,13 @@ fail:
         return NULL;
 }
 
-static int from_topic(struct replay *r, const char *topic)
-{
+static int from_topic(struct replay *r, const char *topic) {
         char errstr[512];
         rd_kafka_t *rk = reader_new(r->conf, errstr, sizeof(errstr));
         rd_kafka_topic_partition_list_t *parts = NULL;
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *rkt = NULL;
-        int64_t *high = NULL;
+        const struct rd_kafka_metadata *md     = NULL;
+        rd_kafka_topic_t *rkt                  = NULL;
+        int64_t *high                          = NULL;
         int i, left = 0, rc = -1;
 
         if (!rk) {
@@ -329,8 +317,9 @@ static int from_topic(struct replay *r, const char *topic)
         if (!rkt || rd_kafka_metadata(rk, 0, rkt, &md, 10000) ||
             md->topic_cnt != 1 || md->topics[0].err) {
                 fprintf(stderr, "bucketbridge: replay: topic %s: %s\n", topic,
-                        md && md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
-                                            : "no metadata");
+                        md && md->topic_cnt
+                            ? rd_kafka_err2str(md->topics[0].err)
+                            : "no metadata");
                 goto out;
         }
         parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
@@ -364,7 +353,7 @@ static int from_topic(struct replay *r, const char *topic)
         }
         while (left > 0 && !(r->ctx && r->ctx->stopping)) {
                 rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 100);
-                int idx = -1;
+                int idx                 = -1;
 
                 if (r->ctx)
                         br_loop_run_once(r->ctx, 0);
@@ -403,8 +392,7 @@ out:
         return rc;
 }
 
-int br_replay_main(int argc, char **argv, int signal_fd)
-{
+int br_replay_main(int argc, char **argv, int signal_fd) {
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
             {"from-topic", required_argument, NULL, 't'},
@@ -477,8 +465,7 @@ int br_replay_main(int argc, char **argv, int signal_fd)
                         goto out;
                 }
         }
-        rc = (file ? from_file(&r, file) : from_topic(&r, topic)) == -1 ? 1
-                                                                       : 0;
+        rc = (file ? from_file(&r, file) : from_topic(&r, topic)) == -1 ? 1 : 0;
         if (r.ctx) {
                 /* everything handed over: finish it, then report */
                 while (!r.ctx->stopping && r.ctx->open_records)
@@ -497,8 +484,9 @@ int br_replay_main(int argc, char **argv, int signal_fd)
                 if (r.ctx->stats.dead_lettered || r.ctx->open_records)
                         rc = 1;
         } else {
-                fprintf(stderr, "replay: %zu entries read, %zu matched "
-                                "(dry run, nothing sent)\n",
+                fprintf(stderr,
+                        "replay: %zu entries read, %zu matched "
+                        "(dry run, nothing sent)\n",
                         r.entries, r.matched);
         }
         if (r.bad)

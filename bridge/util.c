@@ -7,24 +7,21 @@
 
 #include "bridge/util.h"
 
-int64_t br_now_us(void)
-{
+int64_t br_now_us(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t br_wallclock_us(void)
-{
+int64_t br_wallclock_us(void) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void br_rfc3339(int64_t wall_us, char *buf, size_t size)
-{
+void br_rfc3339(int64_t wall_us, char *buf, size_t size) {
         time_t secs = (time_t)(wall_us / 1000000);
         struct tm tm;
         char base[24];
@@ -37,8 +34,7 @@ void br_rfc3339(int64_t wall_us, char *buf, size_t size)
 static const char base64_abc[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *br_base64_encode(const void *data, size_t n, size_t *out_len)
-{
+char *br_base64_encode(const void *data, size_t n, size_t *out_len) {
         const unsigned char *s = data;
         size_t len, i, o = 0;
         char *out;
@@ -72,15 +68,13 @@ char *br_base64_encode(const void *data, size_t n, size_t *out_len)
         return out;
 }
 
-static int base64_value(char c)
-{
+static int base64_value(char c) {
         const char *p = c ? strchr(base64_abc, c) : NULL;
 
         return p ? (int)(p - base64_abc) : -1;
 }
 
-void *br_base64_decode(const char *text, size_t len, size_t *out_len)
-{
+void *br_base64_decode(const char *text, size_t len, size_t *out_len) {
         unsigned char *out;
         size_t i, o = 0;
 

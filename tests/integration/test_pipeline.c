@@ -35,16 +35,14 @@ struct run {
         size_t finished;
 };
 
-static void on_done(void *opaque, const struct br_msg *msg)
-{
+static void on_done(void *opaque, const struct br_msg *msg) {
         struct run *r = opaque;
 
         (void)msg;
         r->finished++;
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
         struct env *e = calloc(1, sizeof(*e));
         char errstr[256];
 
@@ -59,8 +57,7 @@ static int setup(void **state)
         return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
         struct env *e = *state;
 
         br_receiver_destroy(e->recv);
@@ -69,8 +66,7 @@ static int teardown(void **state)
         return 0;
 }
 
-static void start_run(struct env *e, struct run *r, const char *group)
-{
+static void start_run(struct env *e, struct run *r, const char *group) {
         char yaml[2048], errstr[4096];
 
         /* the api key comes through ${VAR}, as users are told to do */
@@ -95,8 +91,8 @@ static void start_run(struct env *e, struct run *r, const char *group)
                  "  level: warn\n",
                  br_h_bootstraps(e->cluster), group, e->url);
         memset(r, 0, sizeof(*r));
-        r->conf = br_conf_load(yaml, strlen(yaml), "<it>", 0, errstr,
-                               sizeof(errstr));
+        r->conf =
+            br_conf_load(yaml, strlen(yaml), "<it>", 0, errstr, sizeof(errstr));
         if (!r->conf)
                 fail_msg("config: %s", errstr);
         r->ctx = br_ctx_new(r->conf, -1, errstr, sizeof(errstr));
@@ -106,8 +102,7 @@ static void start_run(struct env *e, struct run *r, const char *group)
         r->ctx->hook_opaque     = r;
 }
 
-static void stop_run(struct run *r)
-{
+static void stop_run(struct run *r) {
         br_loop_stop(r->ctx);
         while (!br_loop_done(r->ctx))
                 br_loop_run_once(r->ctx, 50);
@@ -116,8 +111,7 @@ static void stop_run(struct run *r)
         br_conf_destroy(r->conf);
 }
 
-static void step(void *arg)
-{
+static void step(void *arg) {
         struct run *r = arg;
 
         br_loop_run_once(r->ctx, 20);
@@ -130,22 +124,19 @@ struct want {
         size_t posted;
 };
 
-static int finished_and_posted(void *arg)
-{
+static int finished_and_posted(void *arg) {
         struct want *w = arg;
 
         return w->run->finished >= w->finished &&
                br_receiver_count_status(w->recv, 2) >= w->posted;
 }
 
-static void expected_key(char *buf, size_t size, int i)
-{
+static void expected_key(char *buf, size_t size, int i) {
         br_h_event_key(buf, size, "batch/", i);
 }
 
 /* Every received body is a right one, for a distinct expected key. */
-static void check_bodies(struct br_receiver *recv, size_t from, size_t n)
-{
+static void check_bodies(struct br_receiver *recv, size_t from, size_t n) {
         char *seen = calloc(EVENTS, 1);
         size_t i;
 
@@ -166,8 +157,8 @@ static void check_bodies(struct br_receiver *recv, size_t from, size_t n)
                 assert_string_equal(rec.key, key);
                 {
                         json_object *meta = json_object_new_object();
-                        json_object *s3 = json_object_new_object();
-                        json_object *obj = json_object_new_object();
+                        json_object *s3   = json_object_new_object();
+                        json_object *obj  = json_object_new_object();
                         json_object *body = json_object_new_object();
 
                         json_object_object_add(obj, "key",
@@ -176,8 +167,9 @@ static void check_bodies(struct br_receiver *recv, size_t from, size_t n)
                         json_object_object_add(meta, "s3", s3);
                         json_object_object_add(
                             body, "metadata",
-                            json_object_new_string(json_object_to_json_string_ext(
-                                meta, JSON_C_TO_STRING_PLAIN)));
+                            json_object_new_string(
+                                json_object_to_json_string_ext(
+                                    meta, JSON_C_TO_STRING_PLAIN)));
                         json_object_object_add(
                             body, "storageClientId",
                             json_object_new_string("sc-int-1"));
@@ -188,16 +180,14 @@ static void check_bodies(struct br_receiver *recv, size_t from, size_t n)
                         json_object_put(meta);
                 }
                 if (!br_h_body_equal(rec.body, want))
-                        fail_msg("body %zu: got %s want %s", i, rec.body,
-                                 want);
+                        fail_msg("body %zu: got %s want %s", i, rec.body, want);
                 seen[idx]++;
                 br_received_free(&rec);
         }
         free(seen);
 }
 
-static void test_thousand_events_then_nothing_new(void **state)
-{
+static void test_thousand_events_then_nothing_new(void **state) {
         struct env *e = *state;
         struct run r;
         struct want w;
@@ -215,8 +205,8 @@ static void test_thousand_events_then_nothing_new(void **state)
         w.recv     = e->recv;
         w.finished = EVENTS;
         w.posted   = EVENTS;
-        assert_int_equal(
-            br_h_wait(finished_and_posted, &w, 60000, step, &r), 0);
+        assert_int_equal(br_h_wait(finished_and_posted, &w, 60000, step, &r),
+                         0);
         assert_int_equal(r.ctx->stats.delivered, EVENTS);
         stop_run(&r);
 
@@ -263,17 +253,16 @@ static void test_thousand_events_then_nothing_new(void **state)
                 snprintf(key, sizeof(key), "late/file %d.txt", i);
                 value = br_h_minio_event("invoices", key, NULL, &len);
                 assert_non_null(value);
-                assert_int_equal(br_h_produce(e->cluster, TOPIC,
-                                              i % PARTITIONS, NULL, 0, value,
-                                              len),
+                assert_int_equal(br_h_produce(e->cluster, TOPIC, i % PARTITIONS,
+                                              NULL, 0, value, len),
                                  0);
                 free(value);
         }
         assert_int_equal(br_h_flush(e->cluster, 10000), 0);
         w.finished = 10;
         w.posted   = before + 10;
-        assert_int_equal(
-            br_h_wait(finished_and_posted, &w, 30000, step, &r), 0);
+        assert_int_equal(br_h_wait(finished_and_posted, &w, 30000, step, &r),
+                         0);
         assert_int_equal(r.ctx->stats.messages, 10);
         stop_run(&r);
         assert_int_equal(br_receiver_count(e->recv), before + 10);
@@ -288,8 +277,7 @@ static void test_thousand_events_then_nothing_new(void **state)
 
 /* The daemon as users run it: `bucketbridge run -c FILE`, then SIGTERM:
  * exit 0 and every message's offset committed. */
-static void test_daemon_sigterm_commits(void **state)
-{
+static void test_daemon_sigterm_commits(void **state) {
         struct env *e = *state;
         struct br_h_proc proc;
         char dir[256], cfg[512], out[512], yaml[2048];
@@ -315,19 +303,18 @@ static void test_daemon_sigterm_commits(void **state)
                  "dead_letter: {none: true}\n",
                  br_h_bootstraps(e->cluster), e->url);
         assert_int_equal(br_h_write_file(cfg, yaml, strlen(yaml)), 0);
-        assert_int_equal(br_h_produce_minio_n(e->cluster, TOPIC, "daemon",
-                                              "d/", 200, 30000),
-                         0);
-        assert_int_equal(br_h_end_offsets(e->cluster, TOPIC, PARTITIONS, end,
-                                          10000),
-                         0);
+        assert_int_equal(
+            br_h_produce_minio_n(e->cluster, TOPIC, "daemon", "d/", 200, 30000),
+            0);
+        assert_int_equal(
+            br_h_end_offsets(e->cluster, TOPIC, PARTITIONS, end, 10000), 0);
         assert_int_equal(br_h_spawn_bridge(&proc, cfg, out), 0);
         /* a new group reads the whole topic, the previous test's too */
-        assert_int_equal(br_receiver_wait(e->recv,
-                                          base + (size_t)br_h_offsets_sum(
-                                                     end, PARTITIONS),
-                                          60000),
-                         0);
+        assert_int_equal(
+            br_receiver_wait(e->recv,
+                             base + (size_t)br_h_offsets_sum(end, PARTITIONS),
+                             60000),
+            0);
         assert_int_equal(br_h_proc_signal(&proc, SIGTERM), 0);
         assert_int_equal(br_h_proc_wait(&proc, 20000), 0);
         assert_int_equal(br_h_proc_exit_code(&proc), 0);
@@ -341,13 +328,11 @@ static void test_daemon_sigterm_commits(void **state)
         br_h_rmtree(dir);
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_thousand_events_then_nothing_new),
             cmocka_unit_test(test_daemon_sigterm_commits),
         };
 
-        return cmocka_run_group_tests_name("pipeline", tests, setup,
-                                           teardown);
+        return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
 }

@@ -31,15 +31,13 @@ struct run {
         size_t finished;
 };
 
-static void on_done(void *opaque, const struct br_msg *msg)
-{
+static void on_done(void *opaque, const struct br_msg *msg) {
         (void)msg;
         ((struct run *)opaque)->finished++;
 }
 
-static int setup(void **state)
-{
-        struct env *e = calloc(1, sizeof(*e));
+static int setup(void **state) {
+        struct env *e                 = calloc(1, sizeof(*e));
         struct br_receiver_rule wrong = {0};
         char errstr[256];
 
@@ -61,8 +59,7 @@ static int setup(void **state)
         return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
         struct env *e = *state;
 
         br_receiver_destroy(e->recv);
@@ -73,8 +70,7 @@ static int teardown(void **state)
 }
 
 static void config(struct env *e, char *buf, size_t size, const char *group,
-                   const char *scid, const char *dead_letter)
-{
+                   const char *scid, const char *dead_letter) {
         snprintf(buf, size,
                  "kafka:\n"
                  "  brokers: %s\n"
@@ -89,24 +85,20 @@ static void config(struct env *e, char *buf, size_t size, const char *group,
                  "    storage_client_id: %s\n"
                  "dead_letter: %s\n"
                  "log: {level: warn}\n",
-                 br_h_bootstraps(e->cluster), group, e->url, scid,
-                 dead_letter);
+                 br_h_bootstraps(e->cluster), group, e->url, scid, dead_letter);
 }
 
-static void step(void *arg)
-{
+static void step(void *arg) {
         br_loop_run_once(((struct run *)arg)->ctx, 20);
 }
 
-static int all_finished(void *arg)
-{
+static int all_finished(void *arg) {
         return ((struct run *)arg)->finished >= EVENTS;
 }
 
 /* Runs the daemon's loop in process until every event is dead-lettered. */
 static void dead_letter_everything(struct env *e, const char *group,
-                                   const char *dead_letter)
-{
+                                   const char *dead_letter) {
         char yaml[2048], errstr[4096];
         struct run r;
 
@@ -132,8 +124,7 @@ static void dead_letter_everything(struct env *e, const char *group,
 }
 
 static size_t count_for(struct br_receiver *recv, const char *scid,
-                        int status)
-{
+                        int status) {
         size_t i, n = 0, total = br_receiver_count(recv);
 
         for (i = 0; i < total; i++) {
@@ -154,8 +145,7 @@ static size_t count_for(struct br_receiver *recv, const char *scid,
  * code, output in out. */
 static int run_replay(struct env *e, const char *dead_letter,
                       const char *from_flag, const char *from,
-                      const char *extra, const char *out)
-{
+                      const char *extra, const char *out) {
         char yaml[2048], cfg[512], bin[512];
         char args[7][600];
         char *argv[8];
@@ -183,15 +173,13 @@ static int run_replay(struct env *e, const char *dead_letter,
         return br_h_proc_exit_code(&p);
 }
 
-static void produce_events(struct env *e, const char *prefix)
-{
+static void produce_events(struct env *e, const char *prefix) {
         assert_int_equal(br_h_produce_minio_n(e->cluster, TOPIC, "media",
                                               prefix, EVENTS, 30000),
                          0);
 }
 
-static void test_replay_from_topic_after_route_fix(void **state)
-{
+static void test_replay_from_topic_after_route_fix(void **state) {
         struct env *e = *state;
         char out[512];
 
@@ -209,8 +197,7 @@ static void test_replay_from_topic_after_route_fix(void **state)
             br_h_file_contains(out, "6 delivered, 0 dead-lettered again"), 1);
 }
 
-static void test_replay_from_file_dry_run_and_class(void **state)
-{
+static void test_replay_from_file_dry_run_and_class(void **state) {
         struct env *e = *state;
         char dlq_file[512], dl[700], out[512];
         size_t before;
@@ -238,15 +225,14 @@ static void test_replay_from_file_dry_run_and_class(void **state)
 
         before = br_receiver_count(e->recv);
         br_h_path(out, sizeof(out), e->dir, "replay-file.out");
-        assert_int_equal(run_replay(e, dl, "--from-file", dlq_file,
-                                    "--class=rejected", out),
-                         0);
+        assert_int_equal(
+            run_replay(e, dl, "--from-file", dlq_file, "--class=rejected", out),
+            0);
         assert_int_equal(count_for(e->recv, "sc-right", 200), EVENTS);
         assert_int_equal(br_receiver_count(e->recv), before + EVENTS);
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_replay_from_topic_after_route_fix),
             cmocka_unit_test(test_replay_from_file_dry_run_and_class),

@@ -7,8 +7,7 @@
 
 #include "bridge/offsets.h"
 
-static void test_in_order(void **state)
-{
+static void test_in_order(void **state) {
         struct br_offsets o;
         struct br_partition *p;
 
@@ -26,8 +25,7 @@ static void test_in_order(void **state)
 }
 
 /* STYLE.md 3: open 10, 11, 12; 12 and 10 finish -> 11; 11 finishes -> 13 */
-static void test_out_of_order(void **state)
-{
+static void test_out_of_order(void **state) {
         struct br_offsets o;
         struct br_partition *p;
 
@@ -49,8 +47,7 @@ static void test_out_of_order(void **state)
 }
 
 /* Compacted topics and transaction markers leave gaps in offsets. */
-static void test_gaps(void **state)
-{
+static void test_gaps(void **state) {
         struct br_offsets o;
         struct br_partition *p;
 
@@ -69,8 +66,7 @@ static void test_gaps(void **state)
         br_offsets_destroy(&o);
 }
 
-static void test_unknown_and_double_done(void **state)
-{
+static void test_unknown_and_double_done(void **state) {
         struct br_offsets o;
         struct br_partition *p;
 
@@ -88,8 +84,7 @@ static void test_unknown_and_double_done(void **state)
 }
 
 /* The ring grows past its first size while the head is mid-array. */
-static void test_growth_wraps(void **state)
-{
+static void test_growth_wraps(void **state) {
         struct br_offsets o;
         struct br_partition *p;
         int64_t i;
@@ -115,8 +110,7 @@ static void test_growth_wraps(void **state)
 
 /* Revoke: open messages become orphans; finishing them later changes
  * nothing, and a new assignment starts clean. */
-static void test_revoke_orphans(void **state)
-{
+static void test_revoke_orphans(void **state) {
         struct br_offsets o;
         struct br_partition *p;
         unsigned gen;
@@ -139,8 +133,7 @@ static void test_revoke_orphans(void **state)
 }
 
 /* Going back (seek, offset reset) orphans what was open. */
-static void test_rewind(void **state)
-{
+static void test_rewind(void **state) {
         struct br_offsets o;
         struct br_partition *p;
 
@@ -155,8 +148,7 @@ static void test_rewind(void **state)
         br_offsets_destroy(&o);
 }
 
-static void test_partitions_apart(void **state)
-{
+static void test_partitions_apart(void **state) {
         struct br_offsets o;
         struct br_partition *a, *b;
 
@@ -175,8 +167,7 @@ static void test_partitions_apart(void **state)
         br_offsets_destroy(&o);
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_in_order),
             cmocka_unit_test(test_out_of_order),

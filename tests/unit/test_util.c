@@ -10,8 +10,7 @@
 #include "bridge/log.h"
 #include "bridge/util.h"
 
-static void roundtrip(const char *raw, size_t len, const char *b64)
-{
+static void roundtrip(const char *raw, size_t len, const char *b64) {
         size_t enc_len = 0, dec_len = 0;
         char *enc = br_base64_encode(raw, len, &enc_len);
         unsigned char *dec;
@@ -28,8 +27,7 @@ static void roundtrip(const char *raw, size_t len, const char *b64)
 }
 
 /* RFC 4648 section 10 test vectors, and bytes that are not UTF-8. */
-static void test_base64_vectors(void **state)
-{
+static void test_base64_vectors(void **state) {
         (void)state;
         roundtrip("", 0, "");
         roundtrip("f", 1, "Zg==");
@@ -41,10 +39,9 @@ static void test_base64_vectors(void **state)
         roundtrip("\xe9\x00\xff\xfe", 4, "6QD//g==");
 }
 
-static void test_base64_rejects(void **state)
-{
-        const char *bad[] = {"Zg=", "Zg=a", "Z===", "Zm9v!A==", "Zg==Zg==",
-                             "Zm 9", NULL};
+static void test_base64_rejects(void **state) {
+        const char *bad[] = {
+            "Zg=", "Zg=a", "Z===", "Zm9v!A==", "Zg==Zg==", "Zm 9", NULL};
         size_t len, i;
 
         (void)state;
@@ -52,8 +49,7 @@ static void test_base64_rejects(void **state)
                 assert_null(br_base64_decode(bad[i], strlen(bad[i]), &len));
 }
 
-static void test_rfc3339(void **state)
-{
+static void test_rfc3339(void **state) {
         char buf[40];
 
         (void)state;
@@ -64,8 +60,7 @@ static void test_rfc3339(void **state)
 }
 
 /* A key with a quote and a newline cannot forge a log line. */
-static void test_log_escape(void **state)
-{
+static void test_log_escape(void **state) {
         char buf[64];
 
         (void)state;
@@ -80,8 +75,7 @@ static void test_log_escape(void **state)
         assert_true(strlen(br_log_escape(buf, 8, "0123456789")) < 8);
 }
 
-int main(void)
-{
+int main(void) {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_base64_vectors),
             cmocka_unit_test(test_base64_rejects),
