@@ -238,6 +238,11 @@ int br_consumer_start(struct br_ctx *ctx, char *errstr, size_t errstr_size) {
         /* a new group reads the topic from the start: notifications written
          * before the first run must be scanned too */
         if (set_prop(kconf, "auto.offset.reset", "earliest", errstr,
+                     errstr_size) == -1 ||
+            /* librdkafka prefetches up to 64 MB by default; records wait in
+             * our own bounded queue anyway, so keep its buffer small and
+             * the footprint a few tens of MB (properties can raise it) */
+            set_prop(kconf, "queued.max.messages.kbytes", "8192", errstr,
                      errstr_size) == -1)
                 goto fail;
         if (br_kafka_conf_apply(kconf, conf, errstr, errstr_size) == -1)
