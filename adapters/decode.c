@@ -9,62 +9,6 @@
 
 #include "adapters/decode.h"
 
-#define HIGH_BITS 0x8080808080808080ULL
-
-size_t br_utf8_check(const char *s, size_t len) {
-        const unsigned char *p = (const unsigned char *)s;
-        size_t i               = 0;
-
-        while (i < len) {
-                unsigned char c, lo = 0x80, hi = 0xBF;
-                size_t need, k;
-                uint64_t w;
-
-                /* keys and payloads are mostly ASCII: 8 bytes per step */
-                while (i + 8 <= len) {
-                        memcpy(&w, p + i, 8);
-                        if (w & HIGH_BITS)
-                                break;
-                        i += 8;
-                }
-                if (i >= len)
-                        break;
-                c = p[i];
-                if (c < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (c < 0xC2) /* continuation byte, or C0/C1 (overlong) */
-                        return i;
-                if (c < 0xE0) {
-                        need = 1;
-                } else if (c < 0xF0) {
-                        need = 2;
-                        if (c == 0xE0)
-                                lo = 0xA0; /* overlong */
-                        else if (c == 0xED)
-                                hi = 0x9F; /* UTF-16 surrogates */
-                } else if (c < 0xF5) {
-                        need = 3;
-                        if (c == 0xF0)
-                                lo = 0x90; /* overlong */
-                        else if (c == 0xF4)
-                                hi = 0x8F; /* above U+10FFFF */
-                } else {
-                        return i;
-                }
-                if (len - i <= need)
-                        return i;
-                if (p[i + 1] < lo || p[i + 1] > hi)
-                        return i;
-                for (k = 2; k <= need; k++)
-                        if ((p[i + k] & 0xC0) != 0x80)
-                                return i;
-                i += need + 1;
-        }
-        return len;
-}
-
 static int hexval(unsigned char c) {
         if (c >= '0' && c <= '9')
                 return c - '0';
@@ -137,16 +81,6 @@ int br_form_decode(const char *in, size_t in_len, char *out, size_t *out_len,
         return 0;
 }
 
-static size_t seq_len(unsigned char c) {
-        if (c >= 0xC2 && c <= 0xDF)
-                return 2;
-        if (c >= 0xE0 && c <= 0xEF)
-                return 3;
-        if (c >= 0xF0 && c <= 0xF4)
-                return 4;
-        return 0;
-}
-
 const char *br_quote(char *buf, size_t size, const char *s, size_t len) {
         static const char hex[] = "0123456789ABCDEF";
         const unsigned char *p  = (const unsigned char *)s;
@@ -160,7 +94,7 @@ const char *br_quote(char *buf, size_t size, const char *s, size_t len) {
         buf[o++] = '"';
         /* room kept for the closing quote, "..." and the NUL */
         while (i < max) {
-                size_t seq = p[i] >= 0x80 ? seq_len(p[i]) : 1;
+                size_t seq = br_utf8_seq_len(p[i]);
 
                 /* valid UTF-8 passes as is: names are UTF-8 text */
                 if (seq > 1 && i + seq <= len &&

@@ -8,13 +8,12 @@
 #include <stdint.h>
 
 #include "adapters/adapter.h"
+#include "bridge/util.h"
 
 struct json_object;
 
-/* UTF-8 per RFC 3629: no overlong forms, no surrogates, nothing above
- * U+10FFFF, no truncated sequence.  Returns len when s[0..len) is valid,
- * else the offset of the first byte of the first bad sequence. */
-size_t br_utf8_check(const char *s, size_t len);
+/* br_utf8_check() is in bridge/util.h, shared with the dead-letter
+ * sink and the classifier. */
 
 /* Decodes application/x-www-form-urlencoded text (Go url.QueryUnescape,
  * Python unquote_plus): "+" is a space, "%XX" the byte 0xXX, every other

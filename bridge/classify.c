@@ -1,4 +1,5 @@
 #include "bridge/classify.h"
+#include "bridge/util.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -70,42 +71,6 @@ const char *br_outcome_name(enum br_outcome outcome) {
         return "unknown";
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid or
- * cut short.  Rejects overlongs, surrogates and code points past
- * U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-        size_t len, i;
-        unsigned cp;
-
-        if (n == 0)
-                return 0;
-        if (s[0] < 0x80)
-                return 1;
-        if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-                len = 2;
-                cp  = s[0] & 0x1fu;
-        } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-                len = 3;
-                cp  = s[0] & 0x0fu;
-        } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-                len = 4;
-                cp  = s[0] & 0x07u;
-        } else {
-                return 0;
-        }
-        if (n < len)
-                return 0;
-        for (i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3fu);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-                return 0;
-        return len;
-}
-
 /* Appends src to buf (size > 0, NUL-terminated at *pos) so that the reason
  * stays one clean log line: control characters become spaces, invalid
  * UTF-8 becomes '?', and a character that does not fit is left out
@@ -116,7 +81,7 @@ static void append_clean(char *buf, size_t size, size_t *pos, const char *src,
         size_t i               = 0, n;
 
         while (i < len) {
-                n = utf8_seq(s + i, len - i);
+                n = br_utf8_seq((const char *)s + i, len - i);
                 if (*pos + (n ? n : 1) >= size)
                         break;
                 if (n == 0) {

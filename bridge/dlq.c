@@ -225,43 +225,6 @@ static int view_clean(const struct br_dlq *dlq, const char *src, size_t len,
         return 0;
 }
 
-/* Strict UTF-8: no overlongs, surrogates or code points past U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t n) {
-        size_t i = 0, len, k;
-        unsigned cp;
-
-        while (i < n) {
-                if (s[i] < 0x80) {
-                        i++;
-                        continue;
-                }
-                if (s[i] >= 0xc2 && s[i] <= 0xdf) {
-                        len = 2;
-                        cp  = s[i] & 0x1fu;
-                } else if (s[i] >= 0xe0 && s[i] <= 0xef) {
-                        len = 3;
-                        cp  = s[i] & 0x0fu;
-                } else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
-                        len = 4;
-                        cp  = s[i] & 0x07u;
-                } else {
-                        return 0;
-                }
-                if (n - i < len)
-                        return 0;
-                for (k = 1; k < len; k++) {
-                        if ((s[i + k] & 0xc0) != 0x80)
-                                return 0;
-                        cp = (cp << 6) | (s[i + k] & 0x3fu);
-                }
-                if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-                        return 0;
-                i += len;
-        }
-        return 1;
-}
-
 /* ---- Kafka sink ------------------------------------------------------- */
 
 static enum br_log_level syslog_to_level(int level) {
@@ -567,7 +530,7 @@ static int add_bytes(struct json_object *obj, const char *name, const void *p,
 
         if (!p)
                 return 0;
-        if (len <= INT_MAX && utf8_valid(p, len))
+        if (len <= INT_MAX && br_utf8_check(p, len) == len)
                 return add(obj, name, json_object_new_string_len(p, (int)len));
         snprintf(b64_name, sizeof(b64_name), "%s_base64", name);
         if (!(b64 = br_base64_encode(p, len, &b64_len)) || b64_len > INT_MAX) {

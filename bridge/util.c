@@ -107,3 +107,77 @@ void *br_base64_decode(const char *text, size_t len, size_t *out_len) {
         *out_len = o;
         return out;
 }
+
+#define HIGH_BITS 0x8080808080808080ULL
+
+size_t br_utf8_check(const char *s, size_t len) {
+        const unsigned char *p = (const unsigned char *)s;
+        size_t i               = 0;
+
+        while (i < len) {
+                unsigned char c, lo = 0x80, hi = 0xBF;
+                size_t need, k;
+                uint64_t w;
+
+                /* keys and payloads are mostly ASCII: 8 bytes per step */
+                while (i + 8 <= len) {
+                        memcpy(&w, p + i, 8);
+                        if (w & HIGH_BITS)
+                                break;
+                        i += 8;
+                }
+                if (i >= len)
+                        break;
+                c = p[i];
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if (c < 0xC2) /* continuation byte, or C0/C1 (overlong) */
+                        return i;
+                if (c < 0xE0) {
+                        need = 1;
+                } else if (c < 0xF0) {
+                        need = 2;
+                        if (c == 0xE0)
+                                lo = 0xA0; /* overlong */
+                        else if (c == 0xED)
+                                hi = 0x9F; /* UTF-16 surrogates */
+                } else if (c < 0xF5) {
+                        need = 3;
+                        if (c == 0xF0)
+                                lo = 0x90; /* overlong */
+                        else if (c == 0xF4)
+                                hi = 0x8F; /* above U+10FFFF */
+                } else {
+                        return i;
+                }
+                if (len - i <= need)
+                        return i;
+                if (p[i + 1] < lo || p[i + 1] > hi)
+                        return i;
+                for (k = 2; k <= need; k++)
+                        if ((p[i + k] & 0xC0) != 0x80)
+                                return i;
+                i += need + 1;
+        }
+        return len;
+}
+
+size_t br_utf8_seq_len(unsigned char lead) {
+        if (lead < 0x80)
+                return 1;
+        if (lead >= 0xC2 && lead <= 0xDF)
+                return 2;
+        if (lead >= 0xE0 && lead <= 0xEF)
+                return 3;
+        if (lead >= 0xF0 && lead <= 0xF4)
+                return 4;
+        return 0;
+}
+
+size_t br_utf8_seq(const char *s, size_t n) {
+        size_t len = n ? br_utf8_seq_len((unsigned char)s[0]) : 0;
+
+        return len && len <= n && br_utf8_check(s, len) == len ? len : 0;
+}
