@@ -125,10 +125,12 @@ static void set_assigned(struct br_ctx *ctx,
                 if (!p)
                         continue;
                 if (!assigned) {
+                        size_t open = ctx->offsets.open;
+
                         /* in-flight records of p finish as orphans: the
                          * next owner redelivers them */
-                        ctx->stats.orphaned += p->cnt;
                         br_offsets_orphan(&ctx->offsets, p);
+                        ctx->stats.orphaned += open - ctx->offsets.open;
                 }
                 p->assigned = assigned;
         }
