@@ -558,40 +558,19 @@ static void join_kinds(char *buf, size_t size) {
         join_names(names, buf, size);
 }
 
-/* Adds a comma-separated list of kind names to *set.  Returns -1 and the
- * offending name in why on an unknown one. */
-static int parse_kinds(const char *s, unsigned *set, char *why, size_t size) {
-        while (*s) {
-                const char *comma = strchr(s, ',');
-                size_t n          = comma ? (size_t)(comma - s) : strlen(s);
-                char name[32];
-                int k = -1;
+/* Adds the named kind to *set.  Returns -1 with why on an unknown name. */
+static int add_kind(const char *name, unsigned *set, char *why, size_t size) {
+        int k = br_kind_parse(name);
+        char shown[SHOW_MAX + 16], kinds[256];
 
-                while (n && *s == ' ') {
-                        s++;
-                        n--;
-                }
-                if (n < sizeof(name)) {
-                        memcpy(name, s, n);
-                        name[n] = '\0';
-                        k       = br_kind_parse(name);
-                }
-                if (k < 0) {
-                        char shown[SHOW_MAX + 16], kinds[256];
-
-                        join_kinds(kinds, sizeof(kinds));
-                        snprintf(why, size,
-                                 "unknown event kind %s (expected one of "
-                                 "%s)",
-                                 show(shown, sizeof(shown), s, n), kinds);
-                        return -1;
-                }
+        if (k >= 0) {
                 *set |= BR_KIND_BIT(k);
-                s += n;
-                if (*s == ',')
-                        s++;
+                return 0;
         }
-        return 0;
+        join_kinds(kinds, sizeof(kinds));
+        snprintf(why, size, "unknown event kind %s (expected one of %s)",
+                 show(shown, sizeof(shown), name, strlen(name)), kinds);
+        return -1;
 }
 
 /* Parses text as a scalar option into base.  Returns 0, -1 with why (the
@@ -647,9 +626,9 @@ static int parse_scalar(const struct br_conf_opt *o, const char *text,
                 snprintf(why, size, "expected one of %s, got %s", names, got);
                 return -1;
         case BR_T_KINDS: {
-                unsigned set = 0;
+                unsigned set = 0; /* a default: one kind */
 
-                if (parse_kinds(text, &set, why, size) == -1)
+                if (add_kind(text, &set, why, size) == -1)
                         return -1;
                 *(unsigned *)field(base, o->offset) = set;
                 return 0;
@@ -960,11 +939,7 @@ static void set_kinds(struct loader *L, struct scope *sc,
                         bad = 1;
                         continue;
                 }
-                if (strchr(text, ',')) {
-                        refuse(L, s, node_pos(item), iname,
-                               "one event kind per list item");
-                        bad = 1;
-                } else if (parse_kinds(text, &set, why, sizeof(why)) == -1) {
+                if (add_kind(text, &set, why, sizeof(why)) == -1) {
                         refuse(L, s, node_pos(item), iname, why);
                         bad = 1;
                 }

@@ -92,6 +92,7 @@ static void test_full_config(void **state) {
             "  timeout: 2m\n"
             "  connect_timeout: 250ms\n"
             "  max_in_flight: 128\n"
+            "  max_pending: 4096\n"
             "  max_response_bytes: 1M\n"
             "routes:\n"
             "  - bucket: uploads-*\n"
@@ -153,6 +154,7 @@ static void test_full_config(void **state) {
         assert_int_equal(c->webhook.timeout_ms, 120000);
         assert_int_equal(c->webhook.connect_timeout_ms, 250);
         assert_int_equal(c->webhook.max_in_flight, 128);
+        assert_int_equal(c->webhook.max_pending, 4096);
         assert_int_equal(c->webhook.max_response_bytes, 1048576);
         assert_int_equal(c->route_cnt, 2);
         r = &c->routes[0];
@@ -166,7 +168,7 @@ static void test_full_config(void **state) {
         assert_string_equal(r->api_key, "key2");
         assert_int_equal(r->events, BR_KIND_BIT(BR_KIND_CREATED) |
                                         BR_KIND_BIT(BR_KIND_REMOVED));
-        assert_int_equal(r->line, 16);
+        assert_int_equal(r->line, 17);
         assert_int_equal(r->index, 0);
         r = &c->routes[1];
         assert_string_equal(r->bucket, "b2");
@@ -178,7 +180,7 @@ static void test_full_config(void **state) {
         assert_null(r->webhook_url);
         assert_null(r->api_key);
         assert_int_equal(r->events, 0);
-        assert_int_equal(r->line, 25);
+        assert_int_equal(r->line, 26);
         assert_int_equal(r->index, 1);
         assert_int_equal(c->events, BR_KIND_BIT(BR_KIND_CREATED) |
                                         BR_KIND_BIT(BR_KIND_TAGGING));
@@ -212,6 +214,7 @@ static void test_defaults(void **state) {
         assert_int_equal(c->webhook.timeout_ms, 10000);
         assert_int_equal(c->webhook.connect_timeout_ms, 5000);
         assert_int_equal(c->webhook.max_in_flight, 64);
+        assert_int_equal(c->webhook.max_pending, 2048);
         assert_int_equal(c->webhook.max_response_bytes, 65536);
         assert_int_equal(c->routes[0].format, BR_FORMAT_AUTO);
         assert_int_equal(c->routes[0].events, 0);
@@ -678,6 +681,9 @@ static void test_cross_backoff(void **state) {
         expect_one(BASE "retry:\n  max_backoff: 1s\n  initial_backoff: 2s\n",
                    "t.yaml:13:3: retry.initial_backoff: 2s is more than "
                    "retry.max_backoff (1s)");
+        expect_one(BASE "webhook.max_pending: 10\n",
+                   "t.yaml:11:1: webhook.max_pending: 10 is less than "
+                   "webhook.max_in_flight (64)");
         expect_one(BASE "retry:\n  max_backoff: 50ms\n",
                    "t.yaml:12:3: retry.initial_backoff: 100ms is more than "
                    "retry.max_backoff (50ms)");
@@ -1077,7 +1083,7 @@ static void test_help(void **state) {
                                    "warn, info, debug |"));
         assert_non_null(strstr(md, "| `events` | event kinds | [created] |"));
         assert_non_null(strstr(text, "\nwebhook.max_in_flight (int; default "
-                                     "64; 1..10000)\n    Records in flight"));
+                                     "64; 1..10000)\n    Requests running"));
         assert_non_null(strstr(text, "\nkafka.brokers (string; required)\n"));
         free(text);
         free(md);
