@@ -102,6 +102,7 @@ static struct br_ctx *ctx_new(struct br_conf *conf, int signal_fd,
                     br_dlq_new(conf, ctx->bootstraps, errstr, errstr_size);
                 if (!ctx->dlq)
                         goto fail;
+                br_dlq_set_abandon(ctx->dlq, br_dlq_abandoned, ctx);
                 if (br_loop_watch(ctx, br_dlq_fd(ctx->dlq)) == -1) {
                         snprintf(errstr, errstr_size, "epoll: %s",
                                  strerror(errno));

@@ -220,6 +220,11 @@ int64_t br_delivery_next_due(struct br_ctx *ctx, int64_t now_us,
 /* Hands a record to the dead-letter sink; it finishes on the ack. */
 void br_dead_letter(struct br_ctx *ctx, struct br_event *ev);
 void br_event_free(struct br_event *ev);
+/* Frees an unfinished record at teardown (its offset stays uncommitted,
+ * Kafka redelivers it), and its message with the last one. */
+void br_event_abandon(struct br_event *ev);
+/* br_dlq_set_abandon() callback: a dead-letter entry left at teardown. */
+void br_dlq_abandoned(void *cb_opaque, void *entry_opaque);
 void br_dlq_serve_ctx(struct br_ctx *ctx);
 
 #endif

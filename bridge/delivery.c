@@ -748,7 +748,7 @@ int br_delivery_start(struct br_ctx *ctx, char *errstr, size_t errstr_size) {
 /* Teardown with a record unfinished: its offset was never stored, so
  * Kafka hands it out again; its message goes with its last record, never
  * marked done. */
-static void event_abandon(struct br_event *ev) {
+void br_event_abandon(struct br_event *ev) {
         struct br_msg *msg = ev->msg;
 
         br_event_free(ev);
@@ -771,10 +771,10 @@ void br_delivery_stop(struct br_ctx *ctx) {
                 struct br_event *ev;
 
                 while ((ev = unit_pop(u)))
-                        event_abandon(ev);
+                        br_event_abandon(ev);
         }
         for (i = 0; i < ctx->retry_cnt; i++)
-                event_abandon(ctx->retry_heap[i]);
+                br_event_abandon(ctx->retry_heap[i]);
         ctx->retry_cnt = 0;
         free(ctx->retry_heap);
         ctx->retry_heap = NULL;
@@ -782,7 +782,7 @@ void br_delivery_stop(struct br_ctx *ctx) {
                 x_next = x->next_all;
                 if (x->ev) {
                         curl_multi_remove_handle(ctx->multi, x->easy);
-                        event_abandon(x->ev);
+                        br_event_abandon(x->ev);
                 }
                 curl_easy_cleanup(x->easy);
                 free(x->resp);
@@ -807,4 +807,9 @@ void br_delivery_stop(struct br_ctx *ctx) {
                 free(ep);
         }
         ctx->endpoints = NULL;
+}
+
+void br_dlq_abandoned(void *cb_opaque, void *entry_opaque) {
+        (void)cb_opaque;
+        br_event_abandon(entry_opaque);
 }

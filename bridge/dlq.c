@@ -40,6 +40,8 @@ struct fifo {
 
 struct br_dlq {
         struct br_log log;
+        void (*abandon)(void *cb_opaque, void *entry_opaque);
+        void *abandon_opaque;
         int pipe_fds[2]; /* [0] readable when serve has work */
 
         rd_kafka_t *rk; /* NULL without a topic sink */
@@ -354,8 +356,8 @@ static int kafka_open(struct br_dlq *dlq, const struct br_conf *conf,
                 char max[32];
                 size_t max_len = sizeof(max);
 
-                if (rd_kafka_conf_get(kc, "message.max.bytes", max,
-                                      &max_len) == RD_KAFKA_CONF_OK &&
+                if (rd_kafka_conf_get(kc, "message.max.bytes", max, &max_len) ==
+                        RD_KAFKA_CONF_OK &&
                     !strcmp(max, "1000000")) {
                         snprintf(max, sizeof(max), "%lld",
                                  (long long)conf->limits.max_message_bytes +
@@ -766,9 +768,12 @@ void br_dlq_destroy(struct br_dlq *dlq) {
                         (void)fdatasync(dlq->fd);
                 close(dlq->fd);
         }
-        /* no callback can reach an entry any more */
+        /* no callback can reach an entry any more: the owner frees what
+         * each one stood for */
         for (e = dlq->open; e; e = next) {
                 next = e->next;
+                if (dlq->abandon)
+                        dlq->abandon(dlq->abandon_opaque, e->opaque);
                 free(e);
         }
         for (i = 0; i < 2; i++)
@@ -786,6 +791,13 @@ void br_dlq_destroy(struct br_dlq *dlq) {
 }
 
 /* ---- the interface ---------------------------------------------------- */
+
+void br_dlq_set_abandon(struct br_dlq *dlq,
+                        void (*abandon)(void *cb_opaque, void *entry_opaque),
+                        void *cb_opaque) {
+        dlq->abandon        = abandon;
+        dlq->abandon_opaque = cb_opaque;
+}
 
 int br_dlq_submit(struct br_dlq *dlq, const struct br_dlq_entry *e,
                   void *opaque, char *errstr, size_t errstr_size) {

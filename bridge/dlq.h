@@ -103,6 +103,12 @@ int br_dlq_flush(struct br_dlq *dlq, int timeout_ms);
  * from then on. */
 int br_dlq_fatal(const struct br_dlq *dlq);
 
+/* Called by br_dlq_destroy() for each entry still open (no completion
+ * will come), so the owner can free what the entry stood for. */
+void br_dlq_set_abandon(struct br_dlq *dlq,
+                        void (*abandon)(void *cb_opaque, void *entry_opaque),
+                        void *cb_opaque);
+
 /* Entries accepted and not yet reported through done. */
 size_t br_dlq_pending(const struct br_dlq *dlq);
 
