@@ -72,8 +72,7 @@ const struct br_conf_opt br_conf_opts[] = {
      BR_OFF(webhook.connect_timeout_ms), "5s", 100, 5 * MIN, NULL, 0,
      "Limit for establishing the connection."},
     {"webhook.max_in_flight", BR_T_INT, BR_OFF(webhook.max_in_flight), "64", 1,
-     10000, NULL, 0,
-     "Requests running at once, over kept-alive connections."},
+     10000, NULL, 0, "Requests running at once, over kept-alive connections."},
     {"webhook.max_pending", BR_T_INT, BR_OFF(webhook.max_pending), "2048", 1,
      1000000, NULL, 0,
      "Records held in memory: in flight, queued, waiting for a retry or "
