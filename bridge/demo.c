@@ -111,11 +111,17 @@ static void print_committed(struct br_ctx *ctx) {
         if (rd_kafka_assignment(ctx->rk, &list) || !list)
                 return;
         if (!rd_kafka_committed(ctx->rk, list, 10000)) {
-                for (i = 0; i < list->cnt; i++)
-                        printf("committed %s [%d] offset %lld\n",
-                               list->elems[i].topic,
-                               (int)list->elems[i].partition,
-                               (long long)list->elems[i].offset);
+                for (i = 0; i < list->cnt; i++) {
+                        const rd_kafka_topic_partition_t *tp = &list->elems[i];
+
+                        if (tp->offset < 0)
+                                printf("committed %s [%d] (no messages)\n",
+                                       tp->topic, (int)tp->partition);
+                        else
+                                printf("committed %s [%d] offset %lld\n",
+                                       tp->topic, (int)tp->partition,
+                                       (long long)tp->offset);
+                }
         }
         rd_kafka_topic_partition_list_destroy(list);
 }
