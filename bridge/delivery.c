@@ -458,6 +458,38 @@ static void unit_recovered(struct br_ctx *ctx, struct br_unit *u) {
                u->storage_client_id);
 }
 
+/* The endpoint's URL for logs, without any user:password@ part. */
+static const char *url_for_log(const char *url, char *buf, size_t size) {
+        const char *scheme = strstr(url, "://");
+        const char *host   = scheme ? scheme + 3 : url;
+        const char *at     = strchr(host, '@');
+        const char *slash  = strchr(host, '/');
+
+        if (at && (!slash || at < slash))
+                snprintf(buf, size, "%.*s***@%s", (int)(host - url), url,
+                         at + 1);
+        else
+                snprintf(buf, size, "%s", url);
+        return buf;
+}
+
+/* Once per state change, never per request. */
+static void endpoint_log(struct br_ctx *ctx, const struct br_endpoint *ep,
+                         enum br_log_level level, const char *what,
+                         const char *reason) {
+        char url[512], why[512];
+
+        br_log(&ctx->log, level, "msg=\"%s\" endpoint=%s reason=\"%s\"", what,
+               url_for_log(ep->url, url, sizeof(url)),
+               br_log_escape(why, sizeof(why), reason));
+}
+
+static void endpoint_ok(struct br_ctx *ctx, struct br_endpoint *ep) {
+        if (br_circuit_success(&ep->circuit))
+                endpoint_log(ctx, ep, BR_LOG_INFO, "webhook endpoint recovered",
+                             "answered");
+}
+
 static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
                             CURLcode code) {
         struct br_event *ev = x->ev;
@@ -497,7 +529,7 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
 
         switch (out.outcome) {
         case BR_OUTCOME_DELIVERED:
-                br_circuit_success(&u->ep->circuit);
+                endpoint_ok(ctx, u->ep);
                 unit_recovered(ctx, u);
                 ctx->stats.delivered++;
                 br_log(&ctx->log, BR_LOG_DEBUG,
@@ -514,13 +546,13 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
         case BR_OUTCOME_OUTAGE:
                 /* the endpoint answered: it is the unit's setup that is
                  * wrong.  The attempt does not count against the record. */
-                br_circuit_success(&u->ep->circuit);
+                endpoint_ok(ctx, u->ep);
                 ev->attempts--;
                 unit_outage(ctx, u, out.reason, now);
                 unit_push(u, ev, 1);
                 return;
         case BR_OUTCOME_PERMANENT:
-                br_circuit_success(&u->ep->circuit);
+                endpoint_ok(ctx, u->ep);
                 unit_recovered(ctx, u);
                 ev->cls = BR_DLQ_REJECTED;
                 set_reason(ev, "", out.reason);
@@ -529,9 +561,12 @@ static void finish_transfer(struct br_ctx *ctx, struct br_xfer *x,
         case BR_OUTCOME_RETRY:
                 break;
         }
-        br_circuit_failure(&u->ep->circuit, &ctx->retry_policy, &ctx->rng,
-                           ctx->conf->retry.circuit_failures, now,
-                           out.retry_after_s);
+        if (br_circuit_failure(&u->ep->circuit, &ctx->retry_policy, &ctx->rng,
+                               ctx->conf->retry.circuit_failures, now,
+                               out.retry_after_s))
+                endpoint_log(ctx, u->ep, BR_LOG_WARN,
+                             "webhook endpoint failing, backing off",
+                             out.reason);
         if (was_probe)
                 u->next_probe_us = now + ctx->conf->retry.max_backoff_ms * 1000;
         if (!br_retry_next(&ctx->retry_policy, &ctx->rng, ev->attempts,

@@ -631,8 +631,10 @@ static void test_connection_refused_then_delivered(void **state) {
                         "    storage_client_id: sc-late\n",
         };
         struct br_received *reqs;
-        size_t n, i;
+        size_t n, i, log_len;
         int seen[3] = {0, 0, 0};
+        static char log_text[65536];
+        FILE *log_out;
 
         snprintf(url, sizeof(url), "http://127.0.0.1:%u/api/webhook/realtime",
                  (unsigned)port);
@@ -641,6 +643,11 @@ static void test_connection_refused_then_delivered(void **state) {
         produce_minio(e, c.name, "late", "f1.txt");
         produce_minio(e, c.name, "late", "f2.txt");
         start(e, &c);
+        /* the endpoint's state changes are logged, once each */
+        log_out               = tmpfile();
+        e->run.ctx->log.out   = log_out;
+        e->run.ctx->log.level = BR_LOG_INFO;
+        assert_non_null(log_out);
         assert_int_equal(br_b_wait(&e->run, retried_enough, e, DEADLINE_MS), 0);
         assert_int_equal(e->run.finished, 0);
         assert_int_equal(e->run.ctx->stats.delivered, 0);
@@ -667,6 +674,18 @@ static void test_connection_refused_then_delivered(void **state) {
         assert_int_equal(seen[0] + seen[1] + seen[2], 3);
         assert_true(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
         br_b_requests_free(reqs, n);
+        e->run.ctx->log.out   = stderr;
+        e->run.ctx->log.level = BR_LOG_ERROR;
+        fflush(log_out);
+        rewind(log_out);
+        log_len           = fread(log_text, 1, sizeof(log_text) - 1, log_out);
+        log_text[log_len] = '\0';
+        fclose(log_out);
+        assert_non_null(strstr(log_text, "webhook endpoint failing"));
+        assert_null(strstr(strstr(log_text, "webhook endpoint failing") + 1,
+                           "webhook endpoint failing"));
+        assert_non_null(strstr(log_text, "webhook endpoint recovered"));
+        assert_null(strstr(log_text, API_KEY));
         stop_and_check_committed(e, c.name);
         assert_int_equal(dlq_file_lines(e), 0);
 }
