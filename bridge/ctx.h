@@ -150,6 +150,7 @@ struct br_ctx {
         struct br_retry_rng rng;
 
         struct br_dlq *dlq;
+        int dlq_failing; /* logged once per failing spell */
 
         /* lifecycle */
         int signal_fd;

@@ -639,13 +639,28 @@ static void dlq_done(void *cb_opaque, void *entry_opaque, int ok,
         int64_t due;
 
         if (ok) {
+                if (ctx->dlq_failing) {
+                        ctx->dlq_failing = 0;
+                        br_log(&ctx->log, BR_LOG_INFO,
+                               "msg=\"dead-letter sink recovered\"");
+                }
                 ctx->stats.dead_lettered++;
                 event_done(ctx, ev);
                 return;
         }
         /* the sink refused it: the record stays open and we try again;
-         * its offset is not stored meanwhile */
-        br_log(&ctx->log, BR_LOG_ERROR,
+         * its offset is not stored meanwhile.  Logged once per outage of
+         * the sink, at debug for each record. */
+        if (!ctx->dlq_failing) {
+                char why[512];
+
+                ctx->dlq_failing = 1;
+                br_log(&ctx->log, BR_LOG_ERROR,
+                       "msg=\"dead-letter writes failing, records held and "
+                       "retried\" error=\"%s\"",
+                       br_log_escape(why, sizeof(why), err));
+        }
+        br_log(&ctx->log, BR_LOG_DEBUG,
                "msg=\"dead-letter write failed, will retry\" topic=%s "
                "partition=%d offset=%lld error=\"%s\"",
                ev->msg->part->topic, (int)ev->msg->part->partition,
