@@ -93,6 +93,7 @@ struct br_event {
 struct br_xfer {
         CURL *easy;
         struct br_event *ev;
+        const struct br_endpoint *ep; /* URL and headers set for it */
         char errbuf[CURL_ERROR_SIZE];
         char *resp; /* response body, capped */
         size_t resp_len;

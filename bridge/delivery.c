@@ -282,6 +282,21 @@ static struct br_xfer *xfer_get(struct br_ctx *ctx) {
                 free(x);
                 return NULL;
         }
+        /* what never changes is set once: the handle is reused, and
+         * its connection with it */
+        curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS,
+                         (long)ctx->conf->webhook.timeout_ms);
+        curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                         (long)ctx->conf->webhook.connect_timeout_ms);
+        curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+        curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+        curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+        curl_easy_setopt(x->easy, CURLOPT_USERAGENT,
+                         "bucketbridge/" BR_VERSION);
         x->next_all   = ctx->xfer_all;
         ctx->xfer_all = x;
         return x;
@@ -294,46 +309,37 @@ static void xfer_put(struct br_ctx *ctx, struct br_xfer *x) {
 }
 
 static int start_transfer(struct br_ctx *ctx, struct br_event *ev) {
-        const struct br_conf *conf = ctx->conf;
-        struct br_xfer *x          = xfer_get(ctx);
-        CURL *e;
+        struct br_xfer *x      = xfer_get(ctx);
+        struct br_endpoint *ep = ev->unit->ep;
+        int64_t wall;
 
         if (!x)
                 return -1;
-        e            = x->easy;
         x->ev        = ev;
         x->resp_len  = 0;
         x->errbuf[0] = '\0';
-        /* options are set again per transfer: a pooled handle keeps its
-         * connection, not necessarily its last URL */
-        curl_easy_setopt(e, CURLOPT_URL, ev->unit->ep->url);
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, ev->unit->ep->headers);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, ev->body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+        /* a pooled handle may last have served another endpoint */
+        if (x->ep != ep) {
+                curl_easy_setopt(x->easy, CURLOPT_URL, ep->url);
+                curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, ep->headers);
+                x->ep = ep;
+        }
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, ev->body);
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)ev->body_len);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)conf->webhook.timeout_ms);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                         (long)conf->webhook.connect_timeout_ms);
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-        curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-        curl_easy_setopt(e, CURLOPT_USERAGENT, "bucketbridge/" BR_VERSION);
-        if (curl_multi_add_handle(ctx->multi, e) != CURLM_OK) {
+        if (curl_multi_add_handle(ctx->multi, x->easy) != CURLM_OK) {
                 xfer_put(ctx, x);
                 return -1;
         }
         ev->xfer  = x;
         ev->state = BR_EV_IN_FLIGHT;
+        wall      = br_wallclock_us();
         if (ev->attempts++ == 0) {
                 ev->first_attempt_us      = br_now_us();
-                ev->first_attempt_wall_us = br_wallclock_us();
+                ev->first_attempt_wall_us = wall;
         }
-        ev->last_attempt_wall_us = br_wallclock_us();
-        ev->unit->ep->in_flight++;
+        ev->last_attempt_wall_us = wall;
+        ep->in_flight++;
         ctx->in_flight++;
         return 0;
 }
