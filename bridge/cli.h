@@ -11,8 +11,8 @@ struct rd_kafka_conf_s;
 int br_demo_main(int argc, char **argv, int signal_fd);
 /* replay.c: re-sends dead-lettered records. */
 int br_replay_main(int argc, char **argv, int signal_fd);
-/* consumer.c: applies kafka.properties to a librdkafka conf, refusing the
- * ones bucketbridge owns; errors name file:line:col. */
+/* consumer.c: applies kafka.properties to a librdkafka conf; errors name
+ * file:line:col. */
 int br_kafka_conf_apply(struct rd_kafka_conf_s *kconf,
                         const struct br_conf *conf, char *errstr,
                         size_t errstr_size);

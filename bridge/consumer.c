@@ -14,10 +14,6 @@
 /* Messages handled per turn before curl gets a look in. */
 #define CONSUMER_BUDGET 500
 
-static const char *const owned_properties[] = {"enable.auto.offset.store",
-                                               "enable.auto.commit", "group.id",
-                                               "bootstrap.servers", NULL};
-
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
         struct br_ctx *ctx    = rd_kafka_opaque(rk);
@@ -189,23 +185,15 @@ int br_kafka_conf_apply(rd_kafka_conf_t *kconf, const struct br_conf *conf,
         char kerr[512];
         size_t i;
 
+        /* the ones bucketbridge owns were refused by the config loader */
         for (i = 0; i < conf->kafka.property_cnt; i++) {
                 const struct br_kv *kv = &conf->kafka.properties[i];
-                const char *const *owned;
 
-                for (owned = owned_properties; *owned; owned++)
-                        if (!strcmp(kv->key, *owned))
-                                break;
-                if (*owned) {
-                        snprintf(errstr, errstr_size,
-                                 "%s:%d:%d: kafka.properties: \"%s\" is set "
-                                 "by bucketbridge",
-                                 conf->origin, kv->line, kv->col, kv->key);
-                        return -1;
-                }
                 if (rd_kafka_conf_set(kconf, kv->key, kv->value, kerr,
                                       sizeof(kerr)) != RD_KAFKA_CONF_OK) {
-                        /* kerr names the property, never its value */
+                        /* librdkafka quotes a value only when a typed
+                         * property (number, enum) refuses it, never a
+                         * free-text one such as a password */
                         snprintf(errstr, errstr_size,
                                  "%s:%d:%d: kafka.properties.%s: %s",
                                  conf->origin, kv->line, kv->col, kv->key,
