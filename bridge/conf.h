@@ -56,6 +56,8 @@ struct br_conf {
                 int max_in_flight; /* concurrent requests */
                 int max_pending;   /* records held before pausing */
                 int64_t max_response_bytes;
+                char *ca_file;  /* NULL: the system's CAs */
+                int tls_verify; /* 0 only for tests */
         } webhook;
         struct br_route *routes; /* first match wins */
         size_t route_cnt;

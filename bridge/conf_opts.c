@@ -83,6 +83,14 @@ const struct br_conf_opt br_conf_opts[] = {
      BR_OFF(webhook.max_response_bytes), "64K", 1 * KIB, 16 * MIB, NULL, 0,
      "Response bodies are cut at this size (kept for classification and "
      "dead-letter headers)."},
+    {"webhook.ca_file", BR_T_STRING, BR_OFF(webhook.ca_file), NULL, 0, 0, NULL,
+     0,
+     "PEM file of the certificate authorities trusted for https:// webhook "
+     "URLs (a private CA); unset: the system's."},
+    {"webhook.tls_verify", BR_T_BOOL, BR_OFF(webhook.tls_verify), "true", 0, 0,
+     NULL, 0,
+     "Verify the webhook's TLS certificate and host name.  false is for "
+     "tests only: anyone on the path could read the API key."},
 
     {"routes", BR_T_ROUTES, BR_OFF_N(routes, route_cnt), NULL, 1, 10000, NULL,
      BR_O_REQUIRED,

@@ -297,6 +297,13 @@ static struct br_xfer *xfer_get(struct br_ctx *ctx) {
         curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
         curl_easy_setopt(x->easy, CURLOPT_USERAGENT,
                          "bucketbridge/" BR_VERSION);
+        if (ctx->conf->webhook.ca_file)
+                curl_easy_setopt(x->easy, CURLOPT_CAINFO,
+                                 ctx->conf->webhook.ca_file);
+        if (!ctx->conf->webhook.tls_verify) {
+                curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+                curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
         x->next_all   = ctx->xfer_all;
         ctx->xfer_all = x;
         return x;
@@ -791,6 +798,10 @@ int br_delivery_start(struct br_ctx *ctx, char *errstr, size_t errstr_size) {
         curl_multi_setopt(ctx->multi, CURLMOPT_MAXCONNECTS,
                           (long)conf->webhook.max_in_flight);
         br_retry_policy_from_conf(&ctx->retry_policy, conf);
+        if (!conf->webhook.tls_verify)
+                br_log(&ctx->log, BR_LOG_WARN,
+                       "msg=\"webhook.tls_verify is false: TLS certificates "
+                       "are not checked\"");
         /* every route's unit exists from the start: no allocation, no
          * failure on the hot path */
         for (i = 0; i < conf->route_cnt; i++)

@@ -64,6 +64,8 @@ struct br_receiver {
         struct MHD_Daemon *daemon;
         char *path;
         uint16_t port;
+        char *tls_cert; /* PEM; both NULL: plain HTTP */
+        char *tls_key;
 
         pthread_mutex_t lock;
         pthread_cond_t changed; /* CLOCK_MONOTONIC */
@@ -593,14 +595,27 @@ static int start_daemon(struct br_receiver *r, uint16_t port, char *errstr,
         sa.sin_family      = AF_INET;
         sa.sin_port        = htons(port);
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        d                  = MHD_start_daemon(
-                             MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                 MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                             port, NULL, NULL, on_request, r, MHD_OPTION_SOCK_ADDR,
-                             (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                             r, MHD_OPTION_NOTIFY_CONNECTION, on_connection, r,
-                             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
-                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, r, MHD_OPTION_END);
+        /* HTTPS only when a certificate was given; libmicrohttpd keeps
+         * pointing at the PEM text, which lives as long as r */
+        struct MHD_OptionItem tls[] = {
+            {MHD_OPTION_HTTPS_MEM_CERT, 0, r->tls_cert},
+            {MHD_OPTION_HTTPS_MEM_KEY, 0, r->tls_key},
+            {MHD_OPTION_END, 0, NULL}};
+        unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+                         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                         MHD_USE_ERROR_LOG;
+
+        if (r->tls_cert)
+                flags |= MHD_USE_TLS;
+        else
+                tls[0].option = MHD_OPTION_END;
+        d = MHD_start_daemon(
+            flags, port, NULL, NULL, on_request, r, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+            r, MHD_OPTION_NOTIFY_CONNECTION, on_connection, r,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, r, MHD_OPTION_ARRAY, tls,
+            MHD_OPTION_END);
         pthread_mutex_lock(&r->lock);
         r->daemon = d;
         pthread_mutex_unlock(&r->lock);
@@ -623,11 +638,25 @@ static int start_daemon(struct br_receiver *r, uint16_t port, char *errstr,
 
 struct br_receiver *br_receiver_new(const char *path, uint16_t port,
                                     char *errstr, size_t errstr_size) {
+        return br_receiver_new_tls(path, port, NULL, NULL, errstr, errstr_size);
+}
+
+struct br_receiver *br_receiver_new_tls(const char *path, uint16_t port,
+                                        const char *cert_pem,
+                                        const char *key_pem, char *errstr,
+                                        size_t errstr_size) {
         struct br_receiver *r = calloc(1, sizeof(*r));
 
         if (!r) {
                 snprintf(errstr, errstr_size, "receiver: out of memory");
                 return NULL;
+        }
+        if (!cert_pem != !key_pem ||
+            (cert_pem && (!(r->tls_cert = strdup(cert_pem)) ||
+                          !(r->tls_key = strdup(key_pem))))) {
+                snprintf(errstr, errstr_size,
+                         "receiver: TLS needs both a certificate and a key");
+                goto fail;
         }
         r->keep = BR_RECEIVER_DEFAULT_KEEP;
         if (getrandom(&r->cid_random, sizeof(r->cid_random), 0) !=
@@ -666,6 +695,8 @@ void br_receiver_destroy(struct br_receiver *r) {
         }
         if (r->daemon)
                 MHD_stop_daemon(r->daemon);
+        free(r->tls_cert);
+        free(r->tls_key);
         for (i = 0; i < r->rule_cnt; i++)
                 rule_free(&r->rules[i]);
         free(r->rules);
@@ -686,8 +717,8 @@ uint16_t br_receiver_port(const struct br_receiver *r) {
 }
 
 void br_receiver_url(const struct br_receiver *r, char *buf, size_t size) {
-        snprintf(buf, size, "http://127.0.0.1:%u%s", (unsigned)r->port,
-                 r->path);
+        snprintf(buf, size, "%s://127.0.0.1:%u%s",
+                 r->tls_cert ? "https" : "http", (unsigned)r->port, r->path);
 }
 
 int br_receiver_add_rule(struct br_receiver *r,

@@ -92,12 +92,17 @@ struct br_receiver;
  * get 404, other methods 405.  Returns NULL with errstr set on failure. */
 struct br_receiver *br_receiver_new(const char *path, uint16_t port,
                                     char *errstr, size_t errstr_size);
+/* The same over HTTPS, with a PEM certificate and key (both copied). */
+struct br_receiver *br_receiver_new_tls(const char *path, uint16_t port,
+                                        const char *cert_pem,
+                                        const char *key_pem, char *errstr,
+                                        size_t errstr_size);
 /* Stops the daemon, wakes delayed replies (they are dropped) and frees
  * everything.  NULL-safe. */
 void br_receiver_destroy(struct br_receiver *r);
 
 uint16_t br_receiver_port(const struct br_receiver *r);
-/* http://127.0.0.1:PORT/PATH */
+/* http://127.0.0.1:PORT/PATH (https:// with TLS) */
 void br_receiver_url(const struct br_receiver *r, char *buf, size_t size);
 
 /* Appends a rule (checked in the order added).  -1 if the rule is

@@ -3,7 +3,7 @@
 # Runs as root (CI, containers) or through sudo.
 set -e
 PKGS="build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libjson-c-dev
-      libyaml-dev libmicrohttpd-dev libcmocka-dev clang clang-format kcat curl python3"
+      libyaml-dev libmicrohttpd-dev libcmocka-dev clang clang-format kcat curl openssl python3"
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
