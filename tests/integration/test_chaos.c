@@ -21,7 +21,7 @@
 #include "bridge/ctx.h"
 #include "bridge/receiver.h"
 #include "bridge/util.h"
-#include "tests/integration/lib_harness.h"
+#include "tests/integration/lib_bridge.h"
 
 #define TOPIC   "chaos"
 #define BUCKET  "chaos"
@@ -254,12 +254,6 @@ static void assert_committed_is_end(struct br_h_cluster *c, const char *group) {
 /* Environment: a cluster, a receiver, a scratch directory, and whatever
  * a test started, so that teardown can clean up after a failed one. */
 
-struct run {
-        struct br_conf *conf;
-        struct br_ctx *ctx;
-        size_t finished;
-};
-
 struct env {
         struct br_h_cluster *cluster;
         struct br_receiver *recv;
@@ -268,7 +262,7 @@ struct env {
         char cfg[512];
         char log[512];
         struct br_h_proc proc;
-        struct run runs[2];
+        struct br_b_run runs[2];
         struct book book; /* freed by teardown, whatever happened */
         struct seen seen;
 };
@@ -302,19 +296,13 @@ static int setup_three_brokers(void **state) {
         return 0;
 }
 
-static void run_destroy(struct run *r) {
-        br_ctx_destroy(r->ctx);
-        br_conf_destroy(r->conf);
-        memset(r, 0, sizeof(*r));
-}
-
 static int teardown(void **state) {
         struct env *e = *state;
         int i;
 
         br_h_proc_kill(&e->proc);
         for (i = 0; i < 2; i++)
-                run_destroy(&e->runs[i]);
+                br_b_destroy(&e->runs[i]);
         book_free(&e->book);
         seen_free(&e->seen);
         /* wakes replies still held by a delay rule */
@@ -368,30 +356,12 @@ static const char *inproc_log_level(void) {
         return level && *level ? level : "error";
 }
 
-static void on_done(void *opaque, const struct br_msg *msg) {
-        struct run *r = opaque;
-
-        (void)msg;
-        r->finished++;
-}
-
-static void run_start(struct run *r, const char *yaml) {
-        char errstr[4096];
-
-        memset(r, 0, sizeof(*r));
-        r->conf = br_conf_load(yaml, strlen(yaml), "<chaos>", 0, errstr,
-                               sizeof(errstr));
-        if (!r->conf)
-                fail_msg("config: %s", errstr);
-        r->ctx = br_ctx_new(r->conf, -1, errstr, sizeof(errstr));
-        if (!r->ctx)
-                fail_msg("ctx: %s", errstr);
-        r->ctx->on_message_done = on_done;
-        r->ctx->hook_opaque     = r;
+static void run_start(struct br_b_run *r, const char *yaml) {
+        assert_int_equal(br_b_start(r, yaml), 0);
 }
 
 /* Graceful stop of every started run together, then destroy. */
-static void runs_stop(struct run *runs, int n) {
+static void runs_stop(struct br_b_run *runs, int n) {
         int64_t until = br_now_us() + 30 * 1000000LL;
         int i, busy;
 
@@ -412,11 +382,11 @@ static void runs_stop(struct run *runs, int n) {
                 if (!runs[i].ctx)
                         continue;
                 assert_int_equal(runs[i].ctx->exit_code, 0);
-                run_destroy(&runs[i]);
+                br_b_destroy(&runs[i]);
         }
 }
 
-static size_t assignment_cnt(struct run *r) {
+static size_t assignment_cnt(struct br_b_run *r) {
         rd_kafka_topic_partition_list_t *list = NULL;
         size_t n;
 
@@ -535,7 +505,7 @@ static void test_sigkill_mid_stream(void **state) {
 
 struct duo {
         struct env *e;
-        struct run *a, *b;
+        struct br_b_run *a, *b;
         const char *prefix;
         int produced;
         int64_t next_us;
@@ -684,7 +654,7 @@ static void test_rebalance_cooperative(void **state) {
 #define BROKER_BATCH 400
 
 struct solo {
-        struct run *r;
+        struct br_b_run *r;
         struct seen *seen;
         int want;     /* events that must have been seen */
         int odd_from; /* with want < 0: every odd event from this one */
@@ -739,7 +709,7 @@ static void test_broker_down_and_back(void **state) {
         rd_kafka_mock_cluster_t *mock = br_h_mock(e->cluster);
         const char *group             = "chaos-broker";
         const char *prefix            = "broker/";
-        struct run *r                 = &e->runs[0];
+        struct br_b_run *r            = &e->runs[0];
         struct solo s;
         struct solo_done x;
         char yaml[2048];
@@ -813,7 +783,7 @@ static void test_whole_cluster_down_past_session_timeout(void **state) {
         rd_kafka_mock_cluster_t *mock = br_h_mock(e->cluster);
         const char *group             = "chaos-outage";
         const char *prefix            = "outage/";
-        struct run *r                 = &e->runs[0];
+        struct br_b_run *r            = &e->runs[0];
         struct solo s;
         struct solo_done x;
         char yaml[2048];

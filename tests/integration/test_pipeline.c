@@ -14,9 +14,7 @@
 
 #include <json-c/json.h>
 
-#include "bridge/ctx.h"
-#include "bridge/receiver.h"
-#include "tests/integration/lib_harness.h"
+#include "tests/integration/lib_bridge.h"
 
 #define TOPIC      "minio-events"
 #define PARTITIONS 4
@@ -28,19 +26,6 @@ struct env {
         struct br_receiver *recv;
         char url[256];
 };
-
-struct run {
-        struct br_ctx *ctx;
-        struct br_conf *conf;
-        size_t finished;
-};
-
-static void on_done(void *opaque, const struct br_msg *msg) {
-        struct run *r = opaque;
-
-        (void)msg;
-        r->finished++;
-}
 
 static int setup(void **state) {
         struct env *e = calloc(1, sizeof(*e));
@@ -66,8 +51,8 @@ static int teardown(void **state) {
         return 0;
 }
 
-static void start_run(struct env *e, struct run *r, const char *group) {
-        char yaml[2048], errstr[4096];
+static void start_run(struct env *e, struct br_b_run *r, const char *group) {
+        char yaml[2048];
 
         /* the api key comes through ${VAR}, as users are told to do */
         setenv("BR_IT_API_KEY", API_KEY, 1);
@@ -90,35 +75,16 @@ static void start_run(struct env *e, struct run *r, const char *group) {
                  "log:\n"
                  "  level: warn\n",
                  br_h_bootstraps(e->cluster), group, e->url);
-        memset(r, 0, sizeof(*r));
-        r->conf =
-            br_conf_load(yaml, strlen(yaml), "<it>", 0, errstr, sizeof(errstr));
-        if (!r->conf)
-                fail_msg("config: %s", errstr);
-        r->ctx = br_ctx_new(r->conf, -1, errstr, sizeof(errstr));
-        if (!r->ctx)
-                fail_msg("ctx: %s", errstr);
-        r->ctx->on_message_done = on_done;
-        r->ctx->hook_opaque     = r;
+        assert_int_equal(br_b_start(r, yaml), 0);
 }
 
-static void stop_run(struct run *r) {
-        br_loop_stop(r->ctx);
-        while (!br_loop_done(r->ctx))
-                br_loop_run_once(r->ctx, 50);
-        assert_int_equal(r->ctx->exit_code, 0);
-        br_ctx_destroy(r->ctx); /* stores, commits, closes */
-        br_conf_destroy(r->conf);
-}
-
-static void step(void *arg) {
-        struct run *r = arg;
-
-        br_loop_run_once(r->ctx, 20);
+/* Graceful stop: stores, commits, closes; the loop must exit cleanly. */
+static void stop_run(struct br_b_run *r) {
+        assert_int_equal(br_b_stop(r, 30000), 0);
 }
 
 struct want {
-        struct run *run;
+        struct br_b_run *run;
         struct br_receiver *recv;
         size_t finished;
         size_t posted;
@@ -189,7 +155,7 @@ static void check_bodies(struct br_receiver *recv, size_t from, size_t n) {
 
 static void test_thousand_events_then_nothing_new(void **state) {
         struct env *e = *state;
-        struct run r;
+        struct br_b_run r;
         struct want w;
         int64_t end[PARTITIONS], committed[PARTITIONS];
         size_t before;
@@ -205,8 +171,8 @@ static void test_thousand_events_then_nothing_new(void **state) {
         w.recv     = e->recv;
         w.finished = EVENTS;
         w.posted   = EVENTS;
-        assert_int_equal(br_h_wait(finished_and_posted, &w, 60000, step, &r),
-                         0);
+        assert_int_equal(
+            br_h_wait(finished_and_posted, &w, 60000, br_b_step, &r), 0);
         assert_int_equal(r.ctx->stats.delivered, EVENTS);
         stop_run(&r);
 
@@ -261,8 +227,8 @@ static void test_thousand_events_then_nothing_new(void **state) {
         assert_int_equal(br_h_flush(e->cluster, 10000), 0);
         w.finished = 10;
         w.posted   = before + 10;
-        assert_int_equal(br_h_wait(finished_and_posted, &w, 30000, step, &r),
-                         0);
+        assert_int_equal(
+            br_h_wait(finished_and_posted, &w, 30000, br_b_step, &r), 0);
         assert_int_equal(r.ctx->stats.messages, 10);
         stop_run(&r);
         assert_int_equal(br_receiver_count(e->recv), before + 10);

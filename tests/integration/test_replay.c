@@ -10,9 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bridge/ctx.h"
-#include "bridge/receiver.h"
-#include "tests/integration/lib_harness.h"
+#include "tests/integration/lib_bridge.h"
 
 #define TOPIC  "replay-events"
 #define DLQ    "replay-dlq"
@@ -24,17 +22,6 @@ struct env {
         char url[256];
         char dir[256];
 };
-
-struct run {
-        struct br_ctx *ctx;
-        struct br_conf *conf;
-        size_t finished;
-};
-
-static void on_done(void *opaque, const struct br_msg *msg) {
-        (void)msg;
-        ((struct run *)opaque)->finished++;
-}
 
 static int setup(void **state) {
         struct env *e                 = calloc(1, sizeof(*e));
@@ -88,39 +75,17 @@ static void config(struct env *e, char *buf, size_t size, const char *group,
                  br_h_bootstraps(e->cluster), group, e->url, scid, dead_letter);
 }
 
-static void step(void *arg) {
-        br_loop_run_once(((struct run *)arg)->ctx, 20);
-}
-
-static int all_finished(void *arg) {
-        return ((struct run *)arg)->finished >= EVENTS;
-}
-
-/* Runs the daemon's loop in process until every event is dead-lettered. */
 static void dead_letter_everything(struct env *e, const char *group,
                                    const char *dead_letter) {
-        char yaml[2048], errstr[4096];
-        struct run r;
+        char yaml[2048];
+        struct br_b_run r;
 
         config(e, yaml, sizeof(yaml), group, "sc-wrong", dead_letter);
-        memset(&r, 0, sizeof(r));
-        r.conf = br_conf_load(yaml, strlen(yaml), "<replay>", 0, errstr,
-                              sizeof(errstr));
-        if (!r.conf)
-                fail_msg("%s", errstr);
-        r.ctx = br_ctx_new(r.conf, -1, errstr, sizeof(errstr));
-        if (!r.ctx)
-                fail_msg("%s", errstr);
-        r.ctx->on_message_done = on_done;
-        r.ctx->hook_opaque     = &r;
-        assert_int_equal(br_h_wait(all_finished, &r, 60000, step, &r), 0);
+        assert_int_equal(br_b_start(&r, yaml), 0);
+        assert_int_equal(br_b_wait_finished(&r, EVENTS, 60000), 0);
         assert_int_equal(r.ctx->stats.delivered, 0);
         assert_int_equal(r.ctx->stats.dead_lettered, EVENTS);
-        br_loop_stop(r.ctx);
-        while (!br_loop_done(r.ctx))
-                br_loop_run_once(r.ctx, 20);
-        br_ctx_destroy(r.ctx);
-        br_conf_destroy(r.conf);
+        assert_int_equal(br_b_stop(&r, 30000), 0);
 }
 
 static size_t count_for(struct br_receiver *recv, const char *scid,
