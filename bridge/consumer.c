@@ -369,9 +369,7 @@ int br_ingest(struct br_ctx *ctx, const char *topic, int32_t partition,
                 struct br_plan_item *item = &ctx->plan.items[i];
                 struct br_event *ev;
 
-                /* a replayed dead letter re-sends only its own record */
-                if (only_record >= 0 && item->record != only_record &&
-                    item->record != -1)
+                if (!br_plan_item_selected(item, only_record))
                         continue;
                 if (item->action == BR_PLAN_SKIP) {
                         ctx->stats.skipped++;

@@ -463,3 +463,8 @@ int br_plan_message(const struct br_conf *conf,
                         return -1;
         return 0;
 }
+
+int br_plan_item_selected(const struct br_plan_item *item, int only_record) {
+        return only_record < 0 || item->record == only_record ||
+               item->record == -1;
+}

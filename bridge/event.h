@@ -71,6 +71,11 @@ int br_plan_message(const struct br_conf *conf,
                     const struct br_plan_override *override, const char *buf,
                     size_t len, struct br_plan *plan);
 
+/* Whether item belongs to a replay of record only_record (-1: all): a
+ * replayed dead letter re-sends its own record, or its whole message when
+ * the message itself was the problem. */
+int br_plan_item_selected(const struct br_plan_item *item, int only_record);
+
 /* The MDSS body: {"storageClientId":..,"metadata":"<json text>"[,"scanId"]}.
  * Returns a malloc'd NUL-terminated string, or NULL on allocation failure. */
 char *br_body_new(enum br_format format, const char *storage_client_id,

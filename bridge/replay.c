@@ -66,8 +66,7 @@ static void dry_run(struct replay *r, const struct replay_entry *e) {
         for (i = 0; i < r->plan.cnt; i++) {
                 const struct br_plan_item *it = &r->plan.items[i];
 
-                if (e->record >= 0 && it->record != e->record &&
-                    it->record != -1)
+                if (!br_plan_item_selected(it, e->record))
                         continue;
                 if (it->action == BR_PLAN_POST)
                         printf("%s\n", it->body);
