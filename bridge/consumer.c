@@ -58,8 +58,7 @@ static int set_prop(rd_kafka_conf_t *kconf, const char *name, const char *value,
 
 static void store_partitions(struct br_ctx *ctx,
                              rd_kafka_topic_partition_list_t *only) {
-        rd_kafka_topic_partition_list_t *list =
-            rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_t *list = NULL;
         struct br_partition *p;
         rd_kafka_resp_err_t err;
         int i;
@@ -72,13 +71,14 @@ static void store_partitions(struct br_ctx *ctx,
                 if (only && !rd_kafka_topic_partition_list_find(only, p->topic,
                                                                 p->partition))
                         continue;
+                /* made only when something moved: this runs every turn */
+                if (!list)
+                        list = rd_kafka_topic_partition_list_new(8);
                 rd_kafka_topic_partition_list_add(list, p->topic, p->partition)
                     ->offset = wm;
         }
-        if (list->cnt == 0) {
-                rd_kafka_topic_partition_list_destroy(list);
+        if (!list)
                 return;
-        }
         err = rd_kafka_offsets_store(ctx->rk, list);
         for (i = 0; i < list->cnt; i++) {
                 rd_kafka_topic_partition_t *tp = &list->elems[i];
